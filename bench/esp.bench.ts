@@ -1,0 +1,179 @@
+/**
+ * ESP engine throughput against the node:crypto ceiling (DESIGN.md "Speed").
+ *
+ * For each suite (AES-GCM-128 with a 16-byte ICV, AES-CBC-128 + HMAC-SHA-256-128,
+ * ChaCha20-Poly1305) and payload size (64, 512, 1400 bytes) it measures, in the same process:
+ * - the engine: `EspOutboundSa.seal()` then `EspInboundSa.open()` of the sealed packet;
+ * - the ceiling: the minimal node:crypto calls doing the same cryptographic work
+ *   (createCipheriv/setAAD/update/final/getAuthTag and createDecipheriv/…/final; for CBC
+ *   createCipheriv/update + createHmac/update/digest, and the reverse).
+ * Each side's output is verified once before timing; both are warmed up; rounds alternate and
+ * the best round of each is kept. Prints packets/s and the engine/ceiling ratio.
+ *
+ * Environment: TSNETD_BENCH_MS (duration of one round, default 50), TSNETD_BENCH_ROUNDS (30). Many short alternating rounds, best kept, make the ratio robust on a shared machine.
+ *
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { cpus } from 'node:os';
+import { EspInboundSa, EspOutboundSa, type EspSaOptions } from '../src/esp/mod.ts';
+
+const ROUND_MS = Number(process.env.TSNETD_BENCH_MS ?? 50);
+const ROUNDS = Number(process.env.TSNETD_BENCH_ROUNDS ?? 30);
+const SIZES = [64, 512, 1400];
+
+interface Suite {
+  readonly label: string;
+  readonly options: EspSaOptions;
+  /** One seal+open with raw node:crypto; returns the recovered plaintext. */
+  readonly raw: (plaintext: Uint8Array, iv: Uint8Array, aad: Uint8Array) => Uint8Array;
+  readonly ivLength: number;
+}
+
+function aeadRaw(algorithm: 'aes-128-gcm' | 'chacha20-poly1305', key: Uint8Array, salt: Uint8Array) {
+  const nonce = new Uint8Array(12);
+  nonce.set(salt, 0);
+  const options = { authTagLength: 16 };
+  return (plaintext: Uint8Array, iv: Uint8Array, aad: Uint8Array): Uint8Array => {
+    nonce.set(iv, 4);
+    const c = createCipheriv(algorithm as 'aes-128-gcm', key, nonce, options);
+    c.setAAD(aad);
+    const ct = c.update(plaintext);
+    c.final();
+    const tag = c.getAuthTag();
+    const d = createDecipheriv(algorithm as 'aes-128-gcm', key, nonce, options);
+    d.setAAD(aad);
+    d.setAuthTag(tag);
+    const pt = d.update(ct);
+    d.final();
+    return pt;
+  };
+}
+
+function cbcHmacRaw(key: Uint8Array, authKey: Uint8Array) {
+  return (plaintext: Uint8Array, iv: Uint8Array, aad: Uint8Array): Uint8Array => {
+    const c = createCipheriv('aes-128-cbc', key, iv);
+    c.setAutoPadding(false);
+    const ct = c.update(plaintext);
+    const h = createHmac('sha256', authKey);
+    h.update(aad);
+    h.update(iv);
+    h.update(ct);
+    const icv = h.digest().subarray(0, 16);
+    const h2 = createHmac('sha256', authKey);
+    h2.update(aad);
+    h2.update(iv);
+    h2.update(ct);
+    if (!timingSafeEqual(h2.digest().subarray(0, 16), icv)) throw new Error('ICV mismatch');
+    const d = createDecipheriv('aes-128-cbc', key, iv);
+    d.setAutoPadding(false);
+    return d.update(ct);
+  };
+}
+
+function suites(): Suite[] {
+  const gcmKey = new Uint8Array(randomBytes(20));
+  const chachaKey = new Uint8Array(randomBytes(36));
+  const cbcKey = new Uint8Array(randomBytes(16));
+  const hmacKey = new Uint8Array(randomBytes(32));
+  return [
+    {
+      label: 'AES-GCM-128 (ICV 16)',
+      options: { spi: 0x1001, aead: { name: 'rfc4106(gcm(aes))', key: gcmKey, icvLengthBits: 128 } },
+      raw: aeadRaw('aes-128-gcm', gcmKey.subarray(0, 16), gcmKey.subarray(16)),
+      ivLength: 8,
+    },
+    {
+      label: 'AES-CBC-128 + HMAC-SHA-256-128',
+      options: {
+        spi: 0x1002,
+        cipher: { name: 'cbc(aes)', key: cbcKey },
+        auth: { name: 'hmac(sha256)', key: hmacKey, truncationLengthBits: 128 },
+      },
+      raw: cbcHmacRaw(cbcKey, hmacKey),
+      ivLength: 16,
+    },
+    {
+      label: 'ChaCha20-Poly1305',
+      options: { spi: 0x1003, aead: { name: 'rfc7539esp(chacha20,poly1305)', key: chachaKey, icvLengthBits: 128 } },
+      raw: aeadRaw('chacha20-poly1305', chachaKey.subarray(0, 32), chachaKey.subarray(32)),
+      ivLength: 8,
+    },
+  ];
+}
+
+/** Runs `body` repeatedly for about `ms` milliseconds; returns iterations per second. */
+function rate(body: () => void, ms: number): number {
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const limit = start + BigInt(ms) * 1_000_000n;
+  let now = start;
+  while (now < limit) {
+    for (let i = 0; i < 64; i++) body();
+    n += 64;
+    now = process.hrtime.bigint();
+  }
+  return n / (Number(now - start) / 1e9);
+}
+
+function paddedLength(payload: number, ivLength: number): number {
+  const align = ivLength === 16 ? 16 : 4;
+  return Math.ceil((payload + 2) / align) * align;
+}
+
+function main(): void {
+  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+  console.log(`rounds ${ROUNDS} × ${ROUND_MS} ms, best round kept\n`);
+  console.log('suite                           size   engine seal+open/s   ceiling/s   ratio   target');
+  let missed = 0;
+  for (const suite of suites()) {
+    for (const size of SIZES) {
+      // A fresh pair per size; the window is disabled so the benchmark never runs into replay.
+      const inbound = new EspInboundSa({ ...suite.options, replayWindowSize: 0 });
+      let outbound = new EspOutboundSa(suite.options);
+      const payload = new Uint8Array(randomBytes(size));
+      // Verify once.
+      const check = inbound.open(outbound.seal(payload, 17));
+      assert.ok(check.ok && Buffer.from(check.payload).equals(payload), 'engine round trip');
+      const plaintext = new Uint8Array(paddedLength(size, suite.ivLength));
+      plaintext.set(payload);
+      const iv = new Uint8Array(randomBytes(suite.ivLength));
+      const aad = new Uint8Array(8);
+      assert.ok(Buffer.from(suite.raw(plaintext, iv, aad)).equals(plaintext), 'raw round trip');
+
+      let sealed = 0;
+      const engine = (): void => {
+        if (++sealed === 0x7fff_0000) {
+          outbound = new EspOutboundSa(suite.options);
+          sealed = 0;
+        }
+        const r = inbound.open(outbound.seal(payload, 17));
+        if (!r.ok) throw new Error(`open failed: ${r.reason}`);
+      };
+      const raw = (): void => {
+        suite.raw(plaintext, iv, aad);
+      };
+      rate(engine, ROUND_MS); // warm-up
+      rate(raw, ROUND_MS);
+      let bestEngine = 0;
+      let bestRaw = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        bestEngine = Math.max(bestEngine, rate(engine, ROUND_MS));
+        bestRaw = Math.max(bestRaw, rate(raw, ROUND_MS));
+      }
+      const ratio = bestEngine / bestRaw;
+      const target = size >= 1400 ? 0.85 : size <= 64 ? 0.7 : undefined;
+      const verdict = target === undefined ? '' : ratio >= target ? `≥ ${target} ok` : `< ${target} MISSED`;
+      if (target !== undefined && ratio < target) missed++;
+      console.log(
+        `${suite.label.padEnd(31)} ${String(size).padStart(4)}   ${Math.round(bestEngine).toLocaleString('en').padStart(18)}   ${Math.round(bestRaw).toLocaleString('en').padStart(9)}   ${ratio.toFixed(2).padStart(5)}   ${verdict}`,
+      );
+      inbound.dispose();
+      outbound.dispose();
+    }
+  }
+  if (missed > 0) console.log(`\n${missed} ratio target(s) missed`);
+}
+
+main();

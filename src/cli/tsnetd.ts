@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * tsnetd: the netd daemon (aosp-netutils.md §4). Listens on a Unix stream socket, installs
+ * netd's start-up rules in the current network namespace, serves commands until SIGTERM or
+ * SIGINT, then removes everything it installed and the socket file.
+ *
+ * Usage: tsnetd [--socket PATH] [--verbose]
+ * Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 another daemon is
+ * already listening on the socket path.
+ */
+import { parseArgs } from 'node:util';
+import {
+  DaemonRunningError,
+  DEFAULT_SOCKET_PATH,
+  IpRouteLinuxNet,
+  Netd,
+  NetdServer,
+  SocketPathInUseError,
+} from '../netd/mod.ts';
+
+const USAGE = `Usage: tsnetd [--socket PATH] [--verbose]
+  --socket PATH  Unix socket to listen on (default ${DEFAULT_SOCKET_PATH})
+  --verbose      log every connection and request on stderr
+Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 already running`;
+
+function log(line: string): void {
+  process.stderr.write(`tsnetd: ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  let values: { socket?: string; verbose?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        socket: { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error: unknown) {
+    process.stderr.write(
+      `tsnetd: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const socketPath = values.socket ?? DEFAULT_SOCKET_PATH;
+  let resolveReady: (netd: Netd) => void = () => undefined;
+  const ready = new Promise<Netd>((resolve) => {
+    resolveReady = resolve;
+  });
+
+  let server: NetdServer;
+  try {
+    // Listen first: a live daemon on the path is detected before any kernel state is touched.
+    server = await NetdServer.listen({
+      socketPath,
+      execute: async (argv) => (await ready).execute(argv),
+      ...(values.verbose === true ? { log } : {}),
+    });
+  } catch (error: unknown) {
+    log(error instanceof Error ? error.message : String(error));
+    if (error instanceof DaemonRunningError) return 3;
+    if (error instanceof SocketPathInUseError) return 1;
+    return 1;
+  }
+
+  let netd: Netd;
+  try {
+    netd = await Netd.start(new IpRouteLinuxNet());
+  } catch (error: unknown) {
+    log(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    await server.close();
+    return 1;
+  }
+  resolveReady(netd);
+  log(`listening on ${socketPath}`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  // A second signal during clean-up must not kill the process half way.
+  process.on('SIGTERM', () => undefined);
+  process.on('SIGINT', () => undefined);
+  log(`${signal} received, shutting down`);
+  await server.close();
+  const problems = await netd.shutdown();
+  for (const problem of problems) log(`clean-up: ${problem}`);
+  log(`stopped (${server.requestCount} requests served)`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,162 @@
+/**
+ * A UDP encapsulation socket of the userspace data path (RFC 3948): a real `dgram` socket bound
+ * to the wildcard address. Receive order: classify (`udp_encap.ts`) → NAT-keepalive: count and
+ * drop → non-ESP marker: strip it and hand the IKE message to the receiver → ESP: hand the
+ * datagram to the engine (SA lookup by SPI, open, deliver). NAT-keepalives (one byte 0xFF) are
+ * sent on an interval to every peer an SA using this socket targets while it is applied outbound.
+ */
+import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
+import type { DatapathStatistics } from './statistics.ts';
+import { addNonEspMarker, classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
+
+/** Remote end of a datagram. */
+export interface DatapathRemoteInfo {
+  readonly address: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly port: number;
+  readonly size: number;
+}
+
+/** Options of {@link EncapSocket.open}. */
+export interface EncapSocketOptions {
+  /** 0 = random. */
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** NAT-keepalive interval; 0 = off. */
+  readonly keepaliveIntervalMs: number;
+  /** Called for every ESP datagram (SPI ≠ 0, ≥ 8 bytes). `packet` is owned by the callee. */
+  readonly onEsp: (packet: Uint8Array, rinfo: DatapathRemoteInfo, socket: EncapSocket) => void;
+  /** Returns the (address, port) pairs to send keepalives to. */
+  readonly keepaliveTargets: (socket: EncapSocket) => Iterable<{ address: string; port: number }>;
+  readonly statistics: DatapathStatistics;
+}
+
+const KEEPALIVE = Uint8Array.of(NAT_KEEPALIVE_BYTE);
+
+/**
+ * A bound encapsulation socket. Open with {@link EncapSocket.open}; a busy port rejects with the
+ * `dgram` error (`code: 'EADDRINUSE'`).
+ *
+ * @example
+ * ```ts
+ * // Normally created by UserspaceEngine.openEncapSocket.
+ * ```
+ */
+export class EncapSocket {
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly #udp: Socket;
+  readonly #options: EncapSocketOptions;
+  #ikeReceiver: ((message: Buffer, rinfo: DatapathRemoteInfo) => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+
+  private constructor(udp: Socket, port: number, options: EncapSocketOptions) {
+    this.#udp = udp;
+    this.port = port;
+    this.family = options.family;
+    this.#options = options;
+    udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onMessage(msg, rinfo));
+    udp.on('error', () => options.statistics.count('error.encap-socket'));
+    if (options.keepaliveIntervalMs > 0) {
+      this.#timer = setInterval(() => this.#sendKeepalives(), options.keepaliveIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Opens and binds an encapsulation socket (wildcard address, `ipv6Only` for IPv6). */
+  static open(options: EncapSocketOptions): Promise<EncapSocket> {
+    const udp =
+      options.family === 'IPv4'
+        ? createSocket({ type: 'udp4' })
+        : createSocket({ type: 'udp6', ipv6Only: true });
+    return new Promise<EncapSocket>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        udp.close();
+        reject(err);
+      };
+      udp.once('error', onError);
+      udp.bind(options.port, options.family === 'IPv4' ? '0.0.0.0' : '::', () => {
+        udp.off('error', onError);
+        resolve(new EncapSocket(udp, udp.address().port, options));
+      });
+    });
+  }
+
+  /** Installs (or with `undefined` removes) the receiver of IKE messages (marker stripped). */
+  setIkeReceiver(
+    receiver: ((message: Buffer, rinfo: DatapathRemoteInfo) => void) | undefined,
+  ): void {
+    this.#ikeReceiver = receiver;
+  }
+
+  /** Sends one IKE message with the non-ESP marker prepended. */
+  sendIke(message: Uint8Array, port: number, address: string): Promise<void> {
+    return this.sendRaw(addNonEspMarker(message), port, address);
+  }
+
+  /** Sends bytes as they are (ESP, keepalive). */
+  sendRaw(bytes: Uint8Array, port: number, address: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#udp.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Sends one NAT-keepalive to every current target (deduplicated). */
+  #sendKeepalives(): void {
+    if (this.#closed) return;
+    const seen = new Set<string>();
+    for (const { address, port } of this.#options.keepaliveTargets(this)) {
+      const key = `${address}|${port}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.#udp.send(KEEPALIVE, port, address, (err) => {
+        this.#options.statistics.count(err ? 'error.keepalive' : 'tx.keepalive');
+      });
+    }
+  }
+
+  #onMessage(msg: Buffer, udpRinfo: DgramRemoteInfo): void {
+    const stats = this.#options.statistics;
+    const rinfo: DatapathRemoteInfo = {
+      address: udpRinfo.address,
+      family: this.family,
+      port: udpRinfo.port,
+      size: udpRinfo.size,
+    };
+    switch (classifyEncapDatagram(msg)) {
+      case 'keepalive':
+        stats.count('rx.keepalive');
+        stats.drop('keepalive');
+        return;
+      case 'ike': {
+        stats.count('rx.ike');
+        const receiver = this.#ikeReceiver;
+        if (receiver === undefined) {
+          stats.drop('ike-no-listener');
+          return;
+        }
+        receiver(msg.subarray(4), { ...rinfo, size: msg.length - 4 });
+        return;
+      }
+      case 'truncated':
+        stats.drop('truncated');
+        return;
+      case 'esp':
+        stats.count('rx.esp');
+        this.#options.onEsp(msg, rinfo, this);
+        return;
+    }
+  }
+
+  /** Closes the socket and stops keepalives. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#ikeReceiver = undefined;
+    this.#closePromise = new Promise<void>((resolve) => this.#udp.close(() => resolve()));
+    return this.#closePromise;
+  }
+}

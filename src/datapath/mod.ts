@@ -1,0 +1,35 @@
+/**
+ * The userspace data path (backend #1 of DESIGN.md): ESP over UDP (RFC 3948) in the process,
+ * without privileges. `src/ipsec/userspace_backend.ts` adapts {@link UserspaceEngine} to the
+ * IpSecManager `Backend` interface.
+ *
+ * @module
+ */
+export { addressBytes, normalizeAddress } from './address_bytes.ts';
+export { type DatapathRemoteInfo, EncapSocket, type EncapSocketOptions } from './encap_socket.ts';
+export {
+  DatapathError,
+  DestinationNotAllowedError,
+  FamilyMismatchError,
+  SaDeletedError,
+  SocketClosedError,
+} from './errors.ts';
+export {
+  type DatapathAddressInfo,
+  ProtectedSocket,
+  type ProtectedSocketHooks,
+} from './protected_socket.ts';
+export { type DatapathDropReason, DatapathStatistics } from './statistics.ts';
+export {
+  addNonEspMarker,
+  classifyEncapDatagram,
+  type EncapDatagramKind,
+  NAT_KEEPALIVE_BYTE,
+  NON_ESP_MARKER_LENGTH,
+} from './udp_encap.ts';
+export {
+  type OpenEncapSocketOptions,
+  UserspaceEngine,
+  type UserspaceSaState,
+} from './userspace_engine.ts';
+export { UserspaceSa, type UserspaceSaOptions } from './userspace_sa.ts';

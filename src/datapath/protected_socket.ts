@@ -1,0 +1,199 @@
+/**
+ * A protected datagram socket of the userspace data path (aosp-ipsec §5, DESIGN.md).
+ *
+ * It owns a real UDP socket: that reserves the port and carries clear text while no transform is
+ * applied. Send order with an outbound SA: SA deleted → throw; destination ≠ SA destination →
+ * throw; bind if needed; build the inner UDP header (source port = own port, RFC 768 checksum over
+ * the SA's addresses); seal with next header 17 (RFC 4303 transport mode); send from the SA's
+ * encapsulation socket to (SA destination, remote encapsulation port) (RFC 3948).
+ * Receive: ESP is opened by the engine and handed to {@link ProtectedSocket.deliver} only when this
+ * socket holds the SA inbound (current, or previous during a rekey overlap). Clear text that
+ * arrives on the UDP socket while an inbound SA is applied is dropped and counted.
+ */
+import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { buildUdpDatagram } from '../esp/ip_packet.ts';
+import { ESP_NEXT_HEADER } from '../esp/mod.ts';
+import { normalizeAddress } from './address_bytes.ts';
+import type { DatapathRemoteInfo } from './encap_socket.ts';
+import { DestinationNotAllowedError, SaDeletedError, SocketClosedError } from './errors.ts';
+import type { DatapathStatistics } from './statistics.ts';
+import type { UserspaceSa } from './userspace_sa.ts';
+
+/** Local address of a bound socket. */
+export interface DatapathAddressInfo {
+  readonly address: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly port: number;
+}
+
+/** What the engine learns from a socket. */
+export interface ProtectedSocketHooks {
+  readonly statistics: DatapathStatistics;
+  onBound(socket: ProtectedSocket): void;
+  onClosed(socket: ProtectedSocket): void;
+}
+
+/**
+ * A `dgram.Socket`-like socket that ESP transforms can be applied to. Events: `'message'`
+ * `(msg: Buffer, rinfo)`, `'close'`, `'error'`, and `'refused'` when a datagram was dropped
+ * because the applied inbound SA was deleted.
+ *
+ * @example
+ * ```ts
+ * // Created by UserspaceEngine.createProtectedSocket('udp4').
+ * ```
+ */
+export class ProtectedSocket extends EventEmitter {
+  readonly type: 'udp4' | 'udp6';
+  readonly family: 'IPv4' | 'IPv6';
+  readonly #udp: Socket;
+  readonly #hooks: ProtectedSocketHooks;
+  #bound: DatapathAddressInfo | undefined;
+  #binding: Promise<DatapathAddressInfo> | undefined;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  /** Current outbound SA (replaced at once on rekey). */
+  outboundSa: UserspaceSa | undefined;
+  /** Current inbound SA. */
+  inboundSa: UserspaceSa | undefined;
+  /** Previous inbound SAs still accepted until deleted (rekey overlap). */
+  readonly heldInboundSas = new Set<UserspaceSa>();
+
+  constructor(type: 'udp4' | 'udp6', hooks: ProtectedSocketHooks) {
+    super();
+    this.type = type;
+    this.family = type === 'udp4' ? 'IPv4' : 'IPv6';
+    this.#hooks = hooks;
+    this.#udp = type === 'udp6' ? createSocket({ type, ipv6Only: true }) : createSocket({ type });
+    this.#udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onClearText(msg, rinfo));
+    this.#udp.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  /** Whether receiving fails: the current inbound SA was deleted and not removed. */
+  get inboundBlocked(): boolean {
+    return this.inboundSa?.deleted === true;
+  }
+
+  /** Whether the socket is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The bound address, or `undefined`. */
+  get boundAddress(): DatapathAddressInfo | undefined {
+    return this.#bound;
+  }
+
+  /** Binds (0 = random port; address omitted = all addresses). Rejects with the `dgram` error. */
+  bind(port: number, address: string | undefined): Promise<DatapathAddressInfo> {
+    if (this.#closed)
+      return Promise.reject(new SocketClosedError('Cannot bind: the socket is closed'));
+    if (this.#binding !== undefined) {
+      return Promise.reject(new Error('Cannot bind: the socket is already bound'));
+    }
+    this.#binding = new Promise<DatapathAddressInfo>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.#binding = undefined;
+        reject(err);
+      };
+      this.#udp.once('error', onError);
+      const done = (): void => {
+        this.#udp.off('error', onError);
+        const a = this.#udp.address();
+        this.#bound = { address: a.address, family: this.family, port: a.port };
+        this.#hooks.onBound(this);
+        resolve(this.#bound);
+      };
+      if (address === undefined) this.#udp.bind(port, done);
+      else this.#udp.bind(port, address, done);
+    });
+    return this.#binding;
+  }
+
+  /** The bound address; throws when unbound (like `dgram`). */
+  address(): DatapathAddressInfo {
+    if (this.#bound === undefined)
+      throw new SocketClosedError('Cannot get address: the socket is not bound');
+    return this.#bound;
+  }
+
+  /** Sends one datagram (protected when an outbound SA is applied). */
+  async send(message: Uint8Array, port: number, address: string): Promise<void> {
+    if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
+    const sa = this.outboundSa;
+    if (sa === undefined) {
+      await new Promise<void>((resolve, reject) => {
+        this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
+      });
+      return;
+    }
+    if (sa.deleted) {
+      throw new SaDeletedError('Cannot send: the applied outbound transform was closed');
+    }
+    if (address !== sa.destinationAddress && normalizeAddress(address) !== sa.destinationAddress) {
+      throw new DestinationNotAllowedError(
+        `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
+      );
+    }
+    const bound = this.#bound ?? (await (this.#binding ?? this.bind(0, undefined)));
+    const inner = buildUdpDatagram({
+      srcAddr: sa.sourceBytes,
+      dstAddr: sa.destinationBytes,
+      srcPort: bound.port,
+      dstPort: port,
+      payload: message,
+    });
+    const esp = sa.outbound.seal(inner, ESP_NEXT_HEADER.UDP);
+    sa.packetCount++;
+    sa.byteCount += inner.length;
+    await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
+  }
+
+  /** Whether an opened packet of `sa` may be delivered here (current or held inbound SA). */
+  holdsInbound(sa: UserspaceSa): boolean {
+    return !this.inboundBlocked && (this.inboundSa === sa || this.heldInboundSas.has(sa));
+  }
+
+  /** Delivers a datagram opened from ESP. */
+  deliver(payload: Uint8Array, rinfo: DatapathRemoteInfo): void {
+    const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    this.emit('message', msg, rinfo);
+  }
+
+  #onClearText(msg: Buffer, rinfo: DgramRemoteInfo): void {
+    const stats = this.#hooks.statistics;
+    if (this.inboundSa !== undefined) {
+      if (this.inboundSa.deleted) {
+        stats.drop('transform-closed');
+        this.emit('refused');
+      } else {
+        stats.drop('unprotected');
+      }
+      return;
+    }
+    stats.count('rx.clear');
+    this.emit('message', msg, {
+      address: rinfo.address,
+      family: this.family,
+      port: rinfo.port,
+      size: rinfo.size,
+    });
+  }
+
+  /** Closes the UDP socket and forgets every SA. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    this.#closed = true;
+    this.#hooks.onClosed(this);
+    this.#closePromise = new Promise<void>((resolve) => {
+      this.#udp.close(() => {
+        this.emit('close');
+        resolve();
+      });
+    });
+    return this.#closePromise;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * AES-CMAC (RFC 4493) with a 128-bit key, the MAC behind ESP's AES-CMAC-96 (RFC 4494).
+ *
+ * - RFC 4493 §2.3: subkeys L = AES-128(K, 0^128), K1 = dbl(L), K2 = dbl(K1) (shift left one
+ *   bit, XOR 0x87 into the last byte if the bit shifted out was 1); computed once at creation.
+ * - RFC 4493 §2.4: CBC-MAC over the message with zero IV; the last block is XORed with K1 when it
+ *   is complete, or padded with 0x80 00… and XORed with K2 (the empty message is one padded block).
+ * - RFC 4494 §2: ESP uses the first 96 bits; {@link AesCmac.compute} returns all 16 bytes and the
+ *   engine truncates.
+ *
+ * Built on node:crypto: `aes-128-ecb` (no padding) computes L; the chaining runs through one
+ * long-lived `aes-128-cbc` context so a packet costs one native call instead of one per block
+ * (about 20× faster for 1400 bytes, see docs/readme/replay-window.md). OpenSSL keeps the last
+ * ciphertext block as the next IV; `compute` XORs it into the first block of the next message,
+ * which is the same as restarting CBC with a zero IV.
+ *
+ * Key hygiene: the key is not kept in JavaScript memory (OpenSSL holds its schedule); subkeys and
+ * scratch buffers live in `#private` fields, are zeroed by `dispose()`, and never appear in
+ * `util.inspect`, `JSON.stringify` or `String()`.
+ *
+ * @module
+ */
+import { type Cipher, createCipheriv } from 'node:crypto';
+import type { Mac } from './mac.ts';
+
+/** AES block length in bytes. */
+export const AES_BLOCK_LENGTH = 16;
+/** AES-CMAC key length in bytes (128-bit AES only, RFC 4493 §2.1 / RFC 4494 §2). */
+export const AES_CMAC_KEY_LENGTH = 16;
+/** Full AES-CMAC tag length in bytes. */
+export const AES_CMAC_TAG_LENGTH = 16;
+
+/** Largest message whose padded copy is kept for reuse; longer ones use a one-off buffer. */
+const MAX_RETAINED_SCRATCH_LENGTH = 65536 + AES_BLOCK_LENGTH;
+/** The constant R_128 of RFC 4493 §2.3 (low byte of 0^120 ‖ 10000111). */
+const RB = 0x87;
+
+/** RFC 4493 §2.3 doubling in GF(2^128): `input << 1`, XOR 0x87 if the top bit was set. */
+function double(input: Uint8Array): Uint8Array {
+  const out = new Uint8Array(AES_BLOCK_LENGTH);
+  for (let i = 0; i < AES_BLOCK_LENGTH - 1; i++) {
+    out[i] = ((input[i]! << 1) | (input[i + 1]! >>> 7)) & 0xff;
+  }
+  out[AES_BLOCK_LENGTH - 1] =
+    ((input[AES_BLOCK_LENGTH - 1]! << 1) & 0xff) ^ (input[0]! & 0x80 ? RB : 0);
+  return out;
+}
+
+function disposedError(): TypeError {
+  return Object.assign(new TypeError('Cannot compute AES-CMAC: the MAC was disposed'), {
+    code: 'ERR_ESP_MAC_DISPOSED',
+  });
+}
+
+/**
+ * AES-CMAC with a 16-byte key (RFC 4493), returning the full 16-byte tag.
+ *
+ * @example RFC 4493 §4 example 2, truncated to AES-CMAC-96 (RFC 4494)
+ * ```ts
+ * import { AesCmac } from './aes_cmac.ts';
+ * const mac = new AesCmac(Buffer.from('2b7e151628aed2a6abf7158809cf4f3c', 'hex'));
+ * const tag = mac.compute([Buffer.from('6bc1bee22e409f96e93d7e117393172a', 'hex')]);
+ * Buffer.from(tag).toString('hex');               // '070a16b46b4d4144f79bdd9dd04a287c'
+ * Buffer.from(tag.subarray(0, 12)).toString('hex'); // '070a16b46b4d4144f79bdd9d'
+ * mac.dispose();
+ * ```
+ */
+export class AesCmac implements Mac {
+  #cbc: Cipher | undefined;
+  /** The CBC context's pending IV: the last ciphertext block it produced. */
+  readonly #chain = new Uint8Array(AES_BLOCK_LENGTH);
+  readonly #k1: Uint8Array;
+  readonly #k2: Uint8Array;
+  #scratch = new Uint8Array(256);
+
+  /**
+   * @param key the 16-byte AES-128 key; copied into OpenSSL, not retained
+   * @throws {TypeError} if `key` is not a Uint8Array
+   * @throws {RangeError} if `key` is not 16 bytes long
+   */
+  constructor(key: Uint8Array) {
+    if (!(key instanceof Uint8Array)) {
+      throw new TypeError('Cannot create AES-CMAC: key must be a Uint8Array');
+    }
+    if (key.length !== AES_CMAC_KEY_LENGTH) {
+      throw new RangeError(
+        `Cannot create AES-CMAC: key must be ${AES_CMAC_KEY_LENGTH} bytes, got ${key.length}`,
+      );
+    }
+    const ecb = createCipheriv('aes-128-ecb', key, null);
+    ecb.setAutoPadding(false);
+    const l = ecb.update(new Uint8Array(AES_BLOCK_LENGTH)); // RFC 4493 §2.3 step 1
+    ecb.final();
+    this.#k1 = double(l);
+    this.#k2 = double(this.#k1);
+    l.fill(0);
+    const cbc = createCipheriv('aes-128-cbc', key, new Uint8Array(AES_BLOCK_LENGTH));
+    cbc.setAutoPadding(false);
+    this.#cbc = cbc;
+  }
+
+  /**
+   * Computes AES-CMAC over the concatenation of `parts` (RFC 4493 §2.4).
+   *
+   * @param parts byte ranges, MACed as if concatenated; not retained, not modified
+   * @returns a new 16-byte tag owned by the caller
+   * @throws {TypeError} after {@link dispose} (code `ERR_ESP_MAC_DISPOSED`), or if a part is not
+   *   a Uint8Array
+   */
+  compute(parts: readonly Uint8Array[]): Uint8Array {
+    const cbc = this.#cbc;
+    if (cbc === undefined) throw disposedError();
+    let total = 0;
+    for (const part of parts) {
+      if (!(part instanceof Uint8Array)) {
+        throw new TypeError('Cannot compute AES-CMAC: every part must be a Uint8Array');
+      }
+      total += part.length;
+    }
+    const blocks = total === 0 ? 1 : Math.ceil(total / AES_BLOCK_LENGTH);
+    const length = blocks * AES_BLOCK_LENGTH;
+    let buffer = this.#scratch;
+    if (buffer.length < length) {
+      buffer = new Uint8Array(length);
+      if (length <= MAX_RETAINED_SCRATCH_LENGTH) {
+        this.#scratch.fill(0);
+        this.#scratch = buffer;
+      }
+    }
+    let offset = 0;
+    for (const part of parts) {
+      buffer.set(part, offset);
+      offset += part.length;
+    }
+    // RFC 4493 §2.4 steps 3-4: complete last block → K1, otherwise pad 10^i and K2.
+    const complete = total !== 0 && total % AES_BLOCK_LENGTH === 0;
+    if (!complete) {
+      buffer[total] = 0x80;
+      buffer.fill(0, total + 1, length);
+    }
+    const subkey = complete ? this.#k1 : this.#k2;
+    const last = length - AES_BLOCK_LENGTH;
+    for (let i = 0; i < AES_BLOCK_LENGTH; i++) {
+      buffer[last + i] = buffer[last + i]! ^ subkey[i]!;
+    }
+    // Cancel the IV the CBC context carries over from the previous message (zero IV per message).
+    const chain = this.#chain;
+    for (let i = 0; i < AES_BLOCK_LENGTH; i++) buffer[i] = buffer[i]! ^ chain[i]!;
+    const out = cbc.update(buffer.subarray(0, length));
+    const tag = new Uint8Array(AES_CMAC_TAG_LENGTH);
+    tag.set(out.subarray(length - AES_BLOCK_LENGTH, length));
+    chain.set(tag);
+    return tag;
+  }
+
+  /** Zeroes the subkeys and buffers and releases the cipher context; further use throws. */
+  dispose(): void {
+    const cbc = this.#cbc;
+    if (cbc === undefined) return;
+    this.#cbc = undefined;
+    cbc.final();
+    this.#k1.fill(0);
+    this.#k2.fill(0);
+    this.#chain.fill(0);
+    this.#scratch.fill(0);
+  }
+
+  /** Disposes the MAC (for `using`). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'AesCmac';
+  }
+}
+
+/**
+ * Creates an AES-CMAC instance (RFC 4493) for a 16-byte key.
+ *
+ * @example
+ * ```ts
+ * import { createAesCmac } from './aes_cmac.ts';
+ * const mac = createAesCmac(new Uint8Array(16));
+ * const icv = mac.compute([new Uint8Array(8)]).subarray(0, 12); // AES-CMAC-96
+ * mac.dispose();
+ * ```
+ * @throws {TypeError} if `key` is not a Uint8Array
+ * @throws {RangeError} if `key` is not 16 bytes long
+ */
+export function createAesCmac(key: Uint8Array): Mac {
+  return new AesCmac(key);
+}

@@ -1,0 +1,86 @@
+/**
+ * Builds the {@link EspCipher} of an SA from validated options (the algorithm table in
+ * `../transform.ts` maps names to the implementations here).
+ *
+ * @module
+ */
+import type { ResolvedSaOptions } from '../esp_sa_options.ts';
+import { AeadCipher, type AeadNodeAlgorithm } from './aead_cipher.ts';
+import { createAesCmac } from './aes_cmac.ts';
+import { createAesXcbcMac } from './aes_xcbc_mac.ts';
+import { EncryptThenMac } from './encrypt_then_mac.ts';
+import type { EspCipher } from './esp_cipher.ts';
+import {
+  CbcEncryption,
+  CtrEncryption,
+  type EspEncryption,
+  NullEncryption,
+} from './esp_encryption.ts';
+import {
+  BlockMacIntegrity,
+  type EspIntegrity,
+  type HmacHash,
+  HmacIntegrity,
+} from './esp_integrity.ts';
+
+const SALT_LENGTH = 4;
+
+const HMAC_HASHES: Readonly<Record<string, HmacHash>> = {
+  'hmac(md5)': 'md5',
+  'hmac(sha1)': 'sha1',
+  'hmac(sha256)': 'sha256',
+  'hmac(sha384)': 'sha384',
+  'hmac(sha512)': 'sha512',
+};
+
+/**
+ * Creates the crypto state of one SA. Keys are copied.
+ *
+ * @param options validated by `resolveSaOptions`
+ * @example
+ * ```ts
+ * const cipher = createEspCipher(resolveSaOptions(options));
+ * ```
+ */
+export function createEspCipher(options: ResolvedSaOptions): EspCipher {
+  const { aead, cipher, auth, esn, spi } = options;
+  if (aead !== undefined) {
+    const keyLength = aead.key.length - SALT_LENGTH;
+    const algorithm: AeadNodeAlgorithm =
+      aead.info.name === 'rfc4106(gcm(aes))'
+        ? (`aes-${keyLength * 8}-gcm` as AeadNodeAlgorithm)
+        : 'chacha20-poly1305';
+    return new AeadCipher({
+      algorithm,
+      key: aead.key.subarray(0, keyLength),
+      salt: aead.key.subarray(keyLength),
+      icvLength: aead.icvLength,
+      spi,
+      esn,
+    });
+  }
+  let encryption: EspEncryption;
+  if (cipher === undefined) {
+    encryption = new NullEncryption();
+  } else if (cipher.info.name === 'cbc(aes)') {
+    encryption = new CbcEncryption(cipher.key);
+  } else {
+    const keyLength = cipher.key.length - SALT_LENGTH;
+    encryption = new CtrEncryption(
+      cipher.key.subarray(0, keyLength),
+      cipher.key.subarray(keyLength),
+    );
+  }
+  let integrity: EspIntegrity | undefined;
+  if (auth !== undefined) {
+    const name = auth.info.name;
+    const hash = HMAC_HASHES[name];
+    if (hash !== undefined) {
+      integrity = new HmacIntegrity(hash, auth.key, auth.icvLength, esn);
+    } else {
+      const mac = name === 'xcbc(aes)' ? createAesXcbcMac(auth.key) : createAesCmac(auth.key);
+      integrity = new BlockMacIntegrity(mac, auth.icvLength, esn);
+    }
+  }
+  return new EncryptThenMac(encryption, integrity);
+}

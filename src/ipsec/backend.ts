@@ -1,0 +1,175 @@
+/**
+ * The `Backend` interface (DESIGN.md "Two backends, one API"): what the backend-independent
+ * service core ({@link IpSecService}) needs from whatever moves the packets.
+ *
+ * Implemented by the userspace ESP data path (`userspace_backend.ts` over `src/datapath/`) and,
+ * later, by the kernel over NETLINK_XFRM (issue 6). The shapes follow the kernel calls netd makes
+ * (aosp-ipsec §8): `allocateSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict = `false`,
+ * like the kernel's `ENOENT`), `createSa` ≈ `XFRM_MSG_UPDSA`, `deleteSa` ≈ `XFRM_MSG_DELSA`,
+ * `applyToSocket`/`removeFromSocket` ≈ `setsockopt(IP_XFRM_POLICY)`, `openEncapSocket` ≈ a UDP
+ * socket with `UDP_ENCAP_ESPINUDP`, `getTransformState` ≈ `XFRM_MSG_GETSA`.
+ *
+ * Contract for errors: a backend throws the classes of `errors.ts` (`ResourceUnavailableError` for
+ * a busy port, `IllegalArgumentError` for an `EINVAL`, `UnsupportedOperationError` for what it
+ * cannot do, `TransformClosedError`/`DestinationMismatchError` for socket I/O). Per-packet failures
+ * are counted, never thrown.
+ */
+import type { EventEmitter } from 'node:events';
+
+/** Transform direction on a socket (Android `DIRECTION_IN` / `DIRECTION_OUT`). */
+export type TransformDirection = 'in' | 'out';
+
+/** Address family of a transform, encapsulation socket or datagram socket. */
+export type AddressFamily = 'IPv4' | 'IPv6';
+
+/** Remote end of a received datagram, as `dgram` reports it. */
+export interface RemoteInfo {
+  readonly address: string;
+  readonly family: AddressFamily;
+  readonly port: number;
+  readonly size: number;
+}
+
+/** Local address of a bound socket. */
+export interface SocketAddressInfo {
+  readonly address: string;
+  readonly family: AddressFamily;
+  readonly port: number;
+}
+
+/** A UDP encapsulation socket held by a backend (kernel: a socket with `UDP_ENCAP_ESPINUDP`). */
+export interface BackendEncapSocket {
+  readonly port: number;
+  readonly family: AddressFamily;
+  /**
+   * Sends one IKE message: the backend prepends the 4-byte non-ESP marker (RFC 3948 §2.2).
+   * Resolves when the datagram was handed to the OS.
+   */
+  sendIke(message: Uint8Array, port: number, address: string): Promise<void>;
+  /** Installs the receiver of IKE messages (marker stripped). One receiver; `undefined` removes it. */
+  setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void;
+  /** Closes the socket and frees the port. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opaque handle of a security association created by a backend. */
+export interface BackendSa {
+  readonly spi: number;
+  readonly sourceAddress: string;
+  readonly destinationAddress: string;
+}
+
+/**
+ * A datagram socket a backend can protect. It is an `EventEmitter` emitting `'message'`
+ * `(msg: Buffer, rinfo: RemoteInfo)` for every datagram delivered to the application, `'close'`
+ * and `'error'`.
+ */
+export interface BackendDatagramSocket extends EventEmitter {
+  readonly type: 'udp4' | 'udp6';
+  /** Binds; `port` 0 or omitted = random. */
+  bind(port: number, address: string | undefined): Promise<SocketAddressInfo>;
+  /** Sends one datagram; protected or clear text as the applied transforms decide. */
+  send(message: Uint8Array, port: number, address: string): Promise<void>;
+  /** Local address; throws when not bound. */
+  address(): SocketAddressInfo;
+  /** Whether receiving currently fails because an applied inbound transform was closed. */
+  readonly inboundBlocked: boolean;
+  /** Closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Algorithms of an SA, validated by the service core before they reach a backend. */
+export interface BackendSaAlgorithms {
+  readonly encryption?: { readonly name: string; readonly key: Uint8Array };
+  readonly authentication?: {
+    readonly name: string;
+    readonly key: Uint8Array;
+    readonly truncationLengthBits: number;
+  };
+  readonly aead?: {
+    readonly name: string;
+    readonly key: Uint8Array;
+    readonly icvLengthBits: number;
+  };
+}
+
+/** Everything a backend needs to install a transport-mode SA. */
+export interface BackendSaConfig extends BackendSaAlgorithms {
+  readonly spi: number;
+  readonly sourceAddress: string;
+  readonly destinationAddress: string;
+  readonly family: AddressFamily;
+  /** UDP encapsulation (RFC 3948); absent = plain ESP, which only the kernel backend can do. */
+  readonly encapsulation?: { readonly socket: BackendEncapSocket; readonly remotePort: number };
+  /** Anti-replay window in packets (Android 14: 4096). */
+  readonly replayWindowSize: number;
+  /** Extended sequence numbers (RFC 4303 §2.2.1). */
+  readonly esn: boolean;
+  /** Owner tag (the kernel's `reqid`; Android uses the UID). */
+  readonly ownerTag: number;
+}
+
+/** SA state as Android 15's `IpSecTransformState` reports it (aosp-ipsec §12). */
+export interface BackendTransformState {
+  readonly txHighestSequenceNumber: bigint;
+  readonly rxHighestSequenceNumber: bigint;
+  readonly packetCount: bigint;
+  readonly byteCount: bigint;
+  readonly replayBitmap: Uint8Array;
+}
+
+/** Options of {@link Backend.openEncapSocket}. */
+export interface OpenEncapSocketOptions {
+  /** 0 = random, else 1024..65535 (validated by the service core). */
+  readonly port: number;
+  readonly family: AddressFamily;
+  /** NAT-T keepalive interval (RFC 3948 §2.3); 0 disables. */
+  readonly keepaliveIntervalMs: number;
+}
+
+/**
+ * What the IpSecManager service core needs from a data path. Implement it to add a backend; the
+ * shared behavioural suite (`test/ipsec/_suite.ts`) checks an implementation against Android's rules.
+ *
+ * @example
+ * ```ts
+ * import { IpSecManager, UserspaceBackend } from 'tsnetd/ipsec';
+ * const backend = new UserspaceBackend();
+ * // Two owners (think: two Android UIDs) sharing one backend share its SPI table.
+ * await using a = await IpSecManager.create({ backend, ownerId: 'a' });
+ * await using b = await IpSecManager.create({ backend, ownerId: 'b' });
+ * ```
+ */
+export interface Backend {
+  /** Short name shown in errors and status output (`'userspace'`, `'kernel'`). */
+  readonly name: string;
+  /**
+   * Reserves one SPI for a destination (kernel: `XFRM_MSG_ALLOCSPI` with min = max = `spi`).
+   * @returns `false` when (destination, spi) is already taken
+   */
+  reserveSpi(destination: string, spi: number): Promise<boolean>;
+  /** Frees an SPI reservation that no SA took over. */
+  releaseSpi(destination: string, spi: number): Promise<void>;
+  /** Installs an SA on a reserved SPI (the reservation becomes the SA's). */
+  createSa(config: BackendSaConfig): Promise<BackendSa>;
+  /** Deletes an SA and its SPI reservation; sockets it is applied to fail I/O until cleared. */
+  deleteSa(sa: BackendSa): Promise<void>;
+  /** Opens and binds a UDP encapsulation socket. A busy port → `ResourceUnavailableError`. */
+  openEncapSocket(options: OpenEncapSocketOptions): Promise<BackendEncapSocket>;
+  /** Creates a datagram socket this backend can protect. */
+  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket;
+  /** Applies an SA to a socket in one direction (outbound replaces; inbound keeps the old one held). */
+  applyToSocket(
+    socket: BackendDatagramSocket,
+    direction: TransformDirection,
+    sa: BackendSa,
+  ): Promise<void>;
+  /** Removes the transforms of both directions from a socket. */
+  removeFromSocket(socket: BackendDatagramSocket): Promise<void>;
+  /** Reads the SA's counters and replay state. */
+  getTransformState(sa: BackendSa): Promise<BackendTransformState>;
+  /** Per-reason packet counters of the data path (drops, keepalives, IKE), if the backend has them. */
+  statistics(): Readonly<Record<string, number>>;
+  /** Closes every socket and deletes every SA. Idempotent. */
+  close(): Promise<void>;
+}

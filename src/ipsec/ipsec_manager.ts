@@ -1,0 +1,393 @@
+/**
+ * `IpSecManager`: Android's `android.net.IpSecManager` for Node.js (aosp-ipsec §1, §5, §6).
+ * A thin facade: every call goes to the {@link IpSecService} of its backend (one service per
+ * backend instance, shared by every manager that uses it, like Android's system server).
+ */
+import { type ManagerContext, registerContext } from './_manager_context.ts';
+import type { AddressFamily, Backend } from './backend.ts';
+import { IllegalArgumentError, IllegalStateError } from './errors.ts';
+import { backendSocketOf, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
+import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
+import { IpSecTransform } from './ipsec_transform.ts';
+import { SecurityParameterIndex } from './security_parameter_index.ts';
+import { defaultRandomUint32 } from './spi_allocator.ts';
+import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
+import { UserspaceBackend } from './userspace_backend.ts';
+
+/** Options of {@link IpSecManager.create}. */
+export interface IpSecManagerOptions {
+  /**
+   * `'userspace'` (default: a new {@link UserspaceBackend} owned and closed by this manager) or a
+   * `Backend` instance to share with other managers (shared SPI table, shared resource ids).
+   */
+  readonly backend?: 'userspace' | Backend;
+  /** The owner (Android's UID) for quotas and resource lookup. Default: unique per manager. */
+  readonly ownerId?: string | number;
+  /** NAT-T keepalive interval of encapsulation sockets opened here (RFC 3948 §2.3). Default 20000; 0 = off. */
+  readonly keepaliveIntervalMs?: number;
+  /** Anti-replay window of transforms built here. Default 4096 (Android 14). */
+  readonly replayWindowSize?: number;
+  /** Extended sequence numbers for transforms built here. Default false (Android). */
+  readonly esn?: boolean;
+  /** Source of uniform uint32 values for random SPIs (seed it in tests). Default: `crypto.getRandomValues`. */
+  readonly randomUint32?: () => number;
+}
+
+/** Options of {@link IpSecManager.openUdpEncapsulationSocket}. */
+export interface OpenUdpEncapsulationSocketOptions {
+  /** `'IPv4'` (default, bound to 0.0.0.0) or `'IPv6'` (bound to ::; Android 14's port ≥ 65536 trick). */
+  readonly family?: AddressFamily;
+}
+
+/** Direction values of Android (`DIRECTION_IN = 0`, `DIRECTION_OUT = 1`). */
+export type Direction = 0 | 1;
+
+const SERVICES = new WeakMap<Backend, IpSecService>();
+let nextDefaultOwner = 1;
+
+/** Default anti-replay window (Android 14, `REPLAY_WINDOW_SIZE_ESN`). */
+export const DEFAULT_REPLAY_WINDOW_SIZE = 4096;
+/** Default NAT-T keepalive interval (RFC 3948 §4 suggests 20 s). */
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 20_000;
+
+/**
+ * Manages IPsec transport-mode resources for one owner: SPIs, UDP encapsulation sockets,
+ * transforms, and protected datagram sockets. Every resource is disposable; closing the manager
+ * releases everything it created (Android: the app process died).
+ *
+ * @example
+ * ```ts
+ * import { randomBytes } from 'node:crypto';
+ * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+ * await using ipsec = await IpSecManager.create();
+ * await using encap = await ipsec.openUdpEncapsulationSocket();
+ * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+ * await using transform = await new IpSecTransform.Builder(ipsec)
+ *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(36), 128))
+ *   .setIpv4Encapsulation(encap, encap.getPort())
+ *   .buildTransportModeTransform('127.0.0.1', spi);
+ * await using socket = ipsec.createDatagramSocket('udp4');
+ * const { port } = await socket.bind(0, '127.0.0.1');
+ * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
+ * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_IN, transform);
+ * socket.on('message', (msg) => console.log(String(msg))); // "secret", carried as ESP
+ * await socket.send('secret', port, '127.0.0.1');
+ * ```
+ */
+export class IpSecManager implements AsyncDisposable {
+  /** Apply a transform to traffic towards the host (Android `DIRECTION_IN`). */
+  static readonly DIRECTION_IN = 0;
+  /** Apply a transform to traffic away from the host (Android `DIRECTION_OUT`). */
+  static readonly DIRECTION_OUT = 1;
+  /** Android `INVALID_SECURITY_PARAMETER_INDEX`. */
+  static readonly INVALID_SECURITY_PARAMETER_INDEX = 0;
+  /** Android `INVALID_RESOURCE_ID`. */
+  static readonly INVALID_RESOURCE_ID = -1;
+
+  readonly #context: ManagerContext;
+  readonly #ownsBackend: boolean;
+  readonly #sockets = new Set<IpSecDatagramSocket>();
+  #closed = false;
+
+  private constructor(
+    service: IpSecService,
+    ownerId: string,
+    options: IpSecServiceCallOptions,
+    ownsBackend: boolean,
+  ) {
+    this.#ownsBackend = ownsBackend;
+    this.#context = {
+      service,
+      caller: { owner: ownerId, token: {} },
+      options,
+      resourceIds: new Set(),
+      assertOpen: (action: string) => {
+        if (this.#closed)
+          throw new IllegalStateError(`Cannot ${action}: the IpSecManager is closed`);
+      },
+    };
+    registerContext(this, this.#context);
+  }
+
+  /**
+   * Creates a manager.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager, UserspaceBackend } from 'tsnetd/ipsec';
+   * await using alone = await IpSecManager.create();                         // own backend
+   * const backend = new UserspaceBackend();
+   * await using app1 = await IpSecManager.create({ backend, ownerId: 10001 }); // shared backend
+   * await using app2 = await IpSecManager.create({ backend, ownerId: 10002 });
+   * ```
+   */
+  static async create(options: IpSecManagerOptions = {}): Promise<IpSecManager> {
+    const replayWindowSize = options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE;
+    if (!Number.isInteger(replayWindowSize) || replayWindowSize < 0) {
+      throw new RangeError(
+        `Invalid replayWindowSize: expected an integer ≥ 0, got ${replayWindowSize}`,
+      );
+    }
+    const keepaliveIntervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+    if (!Number.isFinite(keepaliveIntervalMs) || keepaliveIntervalMs < 0) {
+      throw new RangeError(
+        `Invalid keepaliveIntervalMs: expected a number ≥ 0, got ${keepaliveIntervalMs}`,
+      );
+    }
+    const chosen = options.backend ?? 'userspace';
+    let backend: Backend;
+    let ownsBackend = false;
+    if (chosen === 'userspace') {
+      backend = new UserspaceBackend();
+      ownsBackend = true;
+    } else if (
+      typeof chosen === 'object' &&
+      chosen !== null &&
+      typeof chosen.createSa === 'function'
+    ) {
+      backend = chosen;
+    } else {
+      throw new TypeError(`Cannot create IpSecManager: unknown backend ${String(chosen)}`);
+    }
+    let service = SERVICES.get(backend);
+    if (service === undefined) {
+      service = new IpSecService(backend);
+      SERVICES.set(backend, service);
+    }
+    const ownerId =
+      options.ownerId === undefined
+        ? `manager-${nextDefaultOwner++}`
+        : `${typeof options.ownerId}:${options.ownerId}`;
+    return new IpSecManager(
+      service,
+      ownerId,
+      {
+        replayWindowSize,
+        esn: options.esn ?? false,
+        keepaliveIntervalMs,
+        randomUint32: options.randomUint32 ?? defaultRandomUint32,
+      },
+      ownsBackend,
+    );
+  }
+
+  /** Name of the backend (`'userspace'`, later `'kernel'`). */
+  get backendName(): string {
+    return this.#context.service.backend.name;
+  }
+
+  /**
+   * Reserves an SPI for traffic to or from `destination` (random when `requestedSpi` is omitted).
+   * Uniqueness is per destination across every owner of the backend.
+   *
+   * @param destination numeric IPv4/IPv6 address, not a wildcard
+   * @param requestedSpi a specific SPI, 256..0xFFFFFFFF (1–255 are reserved; 0 is refused)
+   * @throws {IllegalArgumentError} bad address, SPI 0 or 1–255
+   * @throws {SpiUnavailableError} the requested SPI is taken for this destination
+   * @throws {ResourceUnavailableError} quota of 64 SPIs reached, or no SPI free
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1', 0xd1201d);
+   * ```
+   */
+  async allocateSecurityParameterIndex(
+    destination: string,
+    requestedSpi?: number,
+  ): Promise<SecurityParameterIndex> {
+    this.#context.assertOpen('allocate SPI');
+    let spiValue = 0;
+    if (requestedSpi !== undefined) {
+      if (
+        !Number.isInteger(requestedSpi) ||
+        requestedSpi < -0x80000000 ||
+        requestedSpi > 0xffffffff
+      ) {
+        throw new TypeError(
+          `Cannot allocate SPI: requestedSpi must be a 32-bit integer, got ${String(requestedSpi)}`,
+        );
+      }
+      spiValue = requestedSpi >>> 0;
+      if (spiValue === 0) {
+        throw new IllegalArgumentError('Requested SPI must be a valid (non-zero) SPI');
+      }
+    }
+    const r = await this.#context.service.allocateSpi(
+      this.#context.caller,
+      destination,
+      spiValue,
+      this.#context.options,
+    );
+    this.#context.resourceIds.add(r.resourceId);
+    return new SecurityParameterIndex(this.#context, r.resourceId, r.spi, r.destination.address);
+  }
+
+  /**
+   * Opens a UDP encapsulation socket on `port` (omitted = random port).
+   *
+   * @param port 1024..65535; omitted = random (passing 0 explicitly is refused, as in Android)
+   * @throws {IllegalArgumentError} port 0 or out of range
+   * @throws {ResourceUnavailableError} port busy, or quota of 16 sockets reached
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using v4 = await ipsec.openUdpEncapsulationSocket();
+   * await using v6 = await ipsec.openUdpEncapsulationSocket(undefined, { family: 'IPv6' });
+   * ```
+   */
+  async openUdpEncapsulationSocket(
+    port?: number,
+    options: OpenUdpEncapsulationSocketOptions = {},
+  ): Promise<UdpEncapsulationSocket> {
+    this.#context.assertOpen('open UDP encapsulation socket');
+    if (port !== undefined) {
+      if (!Number.isInteger(port))
+        throw new TypeError(`Cannot open socket: port must be an integer, got ${String(port)}`);
+      if (port === 0) throw new IllegalArgumentError('Specified port must be a valid port number!');
+    }
+    const family = options.family ?? 'IPv4';
+    if (family !== 'IPv4' && family !== 'IPv6') {
+      throw new TypeError(
+        `Cannot open socket: family must be 'IPv4' or 'IPv6', got ${String(family)}`,
+      );
+    }
+    const r = await this.#context.service.openEncapSocket(
+      this.#context.caller,
+      port ?? 0,
+      family,
+      this.#context.options,
+    );
+    this.#context.resourceIds.add(r.resourceId);
+    return new UdpEncapsulationSocket(this.#context, r.resourceId, r.socket);
+  }
+
+  /**
+   * Creates a datagram socket that transforms can be applied to (`dgram.Socket`-like).
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * ```
+   */
+  createDatagramSocket(type: 'udp4' | 'udp6'): IpSecDatagramSocket {
+    this.#context.assertOpen('create socket');
+    if (type !== 'udp4' && type !== 'udp6') {
+      throw new TypeError(
+        `Cannot create socket: type must be 'udp4' or 'udp6', got ${String(type)}`,
+      );
+    }
+    const socket = new IpSecDatagramSocket(
+      this.#context.service.backend.createDatagramSocket(type),
+    );
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    return socket;
+  }
+
+  /**
+   * Applies a transform to a socket in one direction. Outbound replaces the previous outbound
+   * transform at once; inbound keeps accepting the previous inbound transform until it is closed
+   * (lossless rekey). Only the manager that built the transform may apply it.
+   *
+   * @throws {IllegalArgumentError} bad direction, unknown/closed transform, family mismatch
+   * @throws {SecurityError} the transform was built by another manager of the same owner
+   * @example
+   * ```ts
+   * // given ipsec, socket and transform as in the class example
+   * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
+   * ```
+   */
+  async applyTransportModeTransform(
+    socket: IpSecDatagramSocket,
+    direction: Direction,
+    transform: IpSecTransform,
+  ): Promise<void> {
+    this.#context.assertOpen('apply transform');
+    const backendSocket = this.#backendSocket(socket, 'apply transform');
+    if (!(transform instanceof IpSecTransform)) {
+      throw new TypeError('Cannot apply transform: expected an IpSecTransform');
+    }
+    await this.#context.service.applyTransportModeTransform(
+      this.#context.caller,
+      backendSocket,
+      direction,
+      transform.getResourceId(),
+    );
+  }
+
+  /**
+   * Removes the transforms of both directions from a socket; its traffic is clear text again.
+   *
+   * @example
+   * ```ts
+   * // given ipsec and socket as in the class example
+   * await ipsec.removeTransportModeTransforms(socket);
+   * ```
+   */
+  async removeTransportModeTransforms(socket: IpSecDatagramSocket): Promise<void> {
+    this.#context.assertOpen('remove transforms');
+    await this.#context.service.removeTransportModeTransforms(
+      this.#backendSocket(socket, 'remove transforms'),
+    );
+  }
+
+  /**
+   * Per-reason packet counters of the backend's data path (drops by reason, keepalives, IKE).
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * console.log(ipsec.getStatistics()['drop.auth'] ?? 0);
+   * ```
+   */
+  getStatistics(): Readonly<Record<string, number>> {
+    return this.#context.service.backend.statistics();
+  }
+
+  /** Quota usage of this manager's owner: `{ spis, transforms, encapSockets }`. */
+  getQuotaUsage(): { spis: number; transforms: number; encapSockets: number } {
+    return this.#context.service.quotaUsage(this.#context.caller.owner);
+  }
+
+  #backendSocket(socket: unknown, action: string) {
+    const backendSocket = backendSocketOf(socket);
+    if (backendSocket === undefined) {
+      throw new TypeError(`Cannot ${action}: expected an IpSecDatagramSocket`);
+    }
+    return backendSocket;
+  }
+
+  /**
+   * Releases everything this manager created (transforms first, then SPIs and encapsulation
+   * sockets), closes its sockets, and closes the backend if the manager created it. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * const ipsec = await IpSecManager.create();
+   * await ipsec.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const ids = [...this.#context.resourceIds].sort((a, b) => b - a);
+    this.#context.resourceIds.clear();
+    for (const socket of [...this.#sockets]) await socket.close();
+    try {
+      await this.#context.service.releaseAllOf(this.#context.caller, ids);
+    } finally {
+      if (this.#ownsBackend) await this.#context.service.backend.close();
+    }
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,529 @@
+/**
+ * The backend-independent service core: Android's IpSecService rebuilt (aosp-ipsec §1, §2, §4–§7).
+ *
+ * One service per {@link Backend} instance, shared by every manager (owner) using that backend:
+ * - resource ids are global to the service, start at 1, are consumed even when the call then fails,
+ *   and are never reused (§1 step 4, §14);
+ * - quotas per owner: 64 SPIs, 64 transforms, 16 encapsulation sockets, taken after the backend
+ *   succeeded and given back only at final release (§2);
+ * - refcounted lifetime: a transform references its SPI and its encapsulation socket; an SPI
+ *   serves one transform ever; closing an SPI owned by a transform frees nothing (§7);
+ * - every validation in Android's order with Android's outcome (§1, §4, §5, §6); only the manager
+ *   that built a transform may apply it (§5).
+ */
+import type {
+  AddressFamily,
+  Backend,
+  BackendDatagramSocket,
+  BackendEncapSocket,
+  BackendSa,
+  BackendSaAlgorithms,
+  BackendTransformState,
+  TransformDirection,
+} from './backend.ts';
+import {
+  IllegalArgumentError,
+  IllegalStateError,
+  IpSecError,
+  ResourceUnavailableError,
+  SecurityError,
+  SpiUnavailableError,
+} from './errors.ts';
+import { checkInetAddress, type InetAddress } from './inet_address.ts';
+import type { IpSecAlgorithm } from './ipsec_algorithm.ts';
+import { RefcountedResource } from './refcounted_resource.ts';
+import { sweepRandomSpi } from './spi_allocator.ts';
+
+/** Android's per-UID quotas since Android 11 (aosp-ipsec §2). */
+export const MAX_NUM_SPIS = 64;
+/** Transforms per owner. */
+export const MAX_NUM_TRANSFORMS = 64;
+/** UDP encapsulation sockets per owner. */
+export const MAX_NUM_ENCAP_SOCKETS = 16;
+/** Lowest port an encapsulation socket may bind explicitly (`FREE_PORT_MIN`). */
+export const FREE_PORT_MIN = 1024;
+/** Highest UDP port. */
+export const PORT_MAX = 0xffff;
+
+/** Who is calling: the owner (Android's UID) and the manager instance (Android's pid). */
+export interface Caller {
+  readonly owner: string;
+  readonly token: object;
+}
+
+interface OwnerRecord {
+  readonly tag: number;
+  readonly spis: Map<number, SpiRecord>;
+  readonly transforms: Map<number, TransformRecord>;
+  readonly encapSockets: Map<number, EncapSocketRecord>;
+  spiCount: number;
+  transformCount: number;
+  encapSocketCount: number;
+}
+
+interface SpiRecord {
+  readonly id: number;
+  readonly destination: InetAddress;
+  readonly spi: number;
+  ownedByTransform: boolean;
+  readonly resource: RefcountedResource;
+}
+
+interface EncapSocketRecord {
+  readonly id: number;
+  readonly socket: BackendEncapSocket;
+  readonly port: number;
+  readonly family: AddressFamily;
+  readonly resource: RefcountedResource;
+}
+
+interface TransformRecord {
+  readonly id: number;
+  readonly token: object;
+  readonly sa: BackendSa;
+  readonly description: TransformDescription;
+  readonly resource: RefcountedResource;
+}
+
+/** The configuration a transform builder hands to the service (Android `IpSecConfig`, transport mode). */
+export interface TransformConfig {
+  readonly sourceAddress: unknown;
+  readonly spiResourceId: number;
+  readonly encryption?: IpSecAlgorithm | undefined;
+  readonly authentication?: IpSecAlgorithm | undefined;
+  readonly authenticatedEncryption?: IpSecAlgorithm | undefined;
+  readonly encapSocketResourceId?: number | undefined;
+  readonly encapRemotePort?: number | undefined;
+}
+
+/** What a transform does, without keys (for status output and logs). */
+export interface TransformDescription {
+  readonly resourceId: number;
+  readonly spi: number;
+  readonly sourceAddress: string;
+  readonly destinationAddress: string;
+  readonly family: AddressFamily;
+  readonly encryption?: string;
+  readonly authentication?: { readonly name: string; readonly truncationLengthBits: number };
+  readonly aead?: { readonly name: string; readonly icvLengthBits: number };
+  readonly encapsulation?: { readonly localPort: number; readonly remotePort: number };
+}
+
+/** Options of the service that do not belong to one call. */
+export interface IpSecServiceCallOptions {
+  readonly replayWindowSize: number;
+  readonly esn: boolean;
+  readonly keepaliveIntervalMs: number;
+  readonly randomUint32: () => number;
+}
+
+/** The service core over one backend. Managers talk to it; applications use the managers. */
+export class IpSecService {
+  readonly #backend: Backend;
+  readonly #owners = new Map<string, OwnerRecord>();
+  #nextResourceId = 1;
+  #nextOwnerTag = 1;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+  }
+
+  /** The backend this service drives. */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
+  #owner(owner: string): OwnerRecord {
+    let record = this.#owners.get(owner);
+    if (record === undefined) {
+      record = {
+        tag: this.#nextOwnerTag++,
+        spis: new Map(),
+        transforms: new Map(),
+        encapSockets: new Map(),
+        spiCount: 0,
+        transformCount: 0,
+        encapSocketCount: 0,
+      };
+      this.#owners.set(owner, record);
+    }
+    return record;
+  }
+
+  /** Quota usage of an owner (what Android's `UserResourceTracker`s count). */
+  quotaUsage(owner: string): { spis: number; transforms: number; encapSockets: number } {
+    const r = this.#owner(owner);
+    return { spis: r.spiCount, transforms: r.transformCount, encapSockets: r.encapSocketCount };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // SPIs (§1)
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * `allocateSecurityParameterIndex` (§1): address check, reserved range, id, quota, backend.
+   * `requestedSpi` 0 = random. Returns the resource id, the SPI and the normalised destination.
+   */
+  async allocateSpi(
+    caller: Caller,
+    destination: unknown,
+    requestedSpi: number,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; spi: number; destination: InetAddress }> {
+    const dst = checkInetAddress(destination);
+    if (requestedSpi > 0 && requestedSpi < 256) {
+      throw new IllegalArgumentError('ESP SPI must not be in the range of 0-255.');
+    }
+    const resourceId = this.#nextResourceId++;
+    const owner = this.#owner(caller.owner);
+    if (owner.spiCount >= MAX_NUM_SPIS) {
+      throw new ResourceUnavailableError('No more SPIs may be allocated by this requester.');
+    }
+    let spi: number;
+    if (requestedSpi !== 0) {
+      if (!(await this.#backend.reserveSpi(dst.address, requestedSpi))) {
+        throw new SpiUnavailableError(requestedSpi);
+      }
+      spi = requestedSpi;
+    } else {
+      const found = await sweepRandomSpi(
+        (candidate) => this.#backend.reserveSpi(dst.address, candidate),
+        options.randomUint32,
+      );
+      if (found === undefined) throw new ResourceUnavailableError('No SPIs available');
+      spi = found;
+    }
+    owner.spiCount++;
+    const record: SpiRecord = {
+      id: resourceId,
+      destination: dst,
+      spi,
+      ownedByTransform: false,
+      resource: new RefcountedResource(
+        async () => {
+          try {
+            if (!record.ownedByTransform) await this.#backend.releaseSpi(dst.address, spi);
+          } finally {
+            owner.spiCount--;
+          }
+        },
+        () => owner.spis.delete(resourceId),
+      ),
+    };
+    owner.spis.set(resourceId, record);
+    return { resourceId, spi, destination: dst };
+  }
+
+  /** `releaseSecurityParameterIndex`: drops the user reference; unknown id → IAE (§7). */
+  async releaseSpi(caller: Caller, resourceId: number): Promise<void> {
+    const record = this.#owner(caller.owner).spis.get(resourceId);
+    if (record === undefined) {
+      throw new IllegalArgumentError(`No such SpiRecord found for given id: ${resourceId}`);
+    }
+    await record.resource.userRelease();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Encapsulation sockets (§6)
+  // -------------------------------------------------------------------------------------------
+
+  /** `openUdpEncapsulationSocket` (§6): port range, id, quota, bind (any failure → resource unavailable). */
+  async openEncapSocket(
+    caller: Caller,
+    port: number,
+    family: AddressFamily,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; socket: BackendEncapSocket }> {
+    if (port !== 0 && (port < FREE_PORT_MIN || port > PORT_MAX)) {
+      throw new IllegalArgumentError('Specified port number must be a valid non-reserved UDP port');
+    }
+    const resourceId = this.#nextResourceId++;
+    const owner = this.#owner(caller.owner);
+    if (owner.encapSocketCount >= MAX_NUM_ENCAP_SOCKETS) {
+      throw new ResourceUnavailableError('No more Sockets may be allocated by this requester.');
+    }
+    let socket: BackendEncapSocket;
+    try {
+      socket = await this.#backend.openEncapSocket({
+        port,
+        family,
+        keepaliveIntervalMs: options.keepaliveIntervalMs,
+      });
+    } catch (err: unknown) {
+      if (err instanceof ResourceUnavailableError) throw err;
+      throw new ResourceUnavailableError(`Cannot open UDP encapsulation socket on port ${port}`, {
+        cause: err,
+      });
+    }
+    owner.encapSocketCount++;
+    const record: EncapSocketRecord = {
+      id: resourceId,
+      socket,
+      port: socket.port,
+      family,
+      resource: new RefcountedResource(
+        async () => {
+          try {
+            await socket.close();
+          } finally {
+            owner.encapSocketCount--;
+          }
+        },
+        () => owner.encapSockets.delete(resourceId),
+      ),
+    };
+    owner.encapSockets.set(resourceId, record);
+    return { resourceId, socket };
+  }
+
+  /** `closeUdpEncapsulationSocket`: unknown id → IAE. */
+  async closeEncapSocket(caller: Caller, resourceId: number): Promise<void> {
+    const record = this.#owner(caller.owner).encapSockets.get(resourceId);
+    if (record === undefined) {
+      throw new IllegalArgumentError(`No such EncapSocketRecord found for given id: ${resourceId}`);
+    }
+    await record.resource.userRelease();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transforms (§4)
+  // -------------------------------------------------------------------------------------------
+
+  /** `createTransform` for transport mode, checks in Android's order (§4 steps 3a–3h, 4–7). */
+  async createTransform(
+    caller: Caller,
+    config: TransformConfig,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; description: TransformDescription }> {
+    const owner = this.#owner(caller.owner);
+    // 3a. encapsulation
+    let encap: EncapSocketRecord | undefined;
+    if (config.encapSocketResourceId !== undefined) {
+      encap = owner.encapSockets.get(config.encapSocketResourceId);
+      if (encap === undefined) {
+        throw new IllegalArgumentError(
+          `No such EncapSocketRecord found for given id: ${config.encapSocketResourceId}`,
+        );
+      }
+      const remotePort = config.encapRemotePort ?? 0;
+      if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > PORT_MAX) {
+        throw new IllegalArgumentError(`Invalid remote UDP port: ${remotePort}`);
+      }
+    }
+    // 3b. algorithms
+    const algorithms = validateAlgorithms(config);
+    // 3c. SPI record of this owner (closed SPIs are gone from the table)
+    const spiRecord = owner.spis.get(config.spiResourceId);
+    if (spiRecord === undefined) {
+      throw new IllegalArgumentError(
+        `No such SpiRecord found for given id: ${config.spiResourceId}`,
+      );
+    }
+    // 3d. an SPI serves one transform ever
+    if (spiRecord.ownedByTransform) {
+      throw new IllegalStateError('SPI already in use; cannot be used in new Transforms');
+    }
+    // 3e/3f. destination from the SPI; source must be numeric and not a wildcard
+    const destination = spiRecord.destination;
+    const source = checkInetAddress(config.sourceAddress);
+    // 3g. families
+    if (source.family !== destination.family) {
+      throw new IllegalArgumentError(
+        `Source address (${source.address}) and destination address (${destination.address}) have different address families.`,
+      );
+    }
+    // 3h. encapsulation socket family
+    if (encap !== undefined && encap.family !== destination.family) {
+      throw new IllegalArgumentError(
+        'UDP encapsulation socket and destination address families must match',
+      );
+    }
+    // 4. id, quota
+    const resourceId = this.#nextResourceId++;
+    if (owner.transformCount >= MAX_NUM_TRANSFORMS) {
+      throw new ResourceUnavailableError('Failed to allocate a new IpSecTransform');
+    }
+    // 6. backend
+    const sa = await this.#backend.createSa({
+      spi: spiRecord.spi,
+      sourceAddress: source.address,
+      destinationAddress: destination.address,
+      family: destination.family,
+      ...algorithms,
+      ...(encap !== undefined
+        ? { encapsulation: { socket: encap.socket, remotePort: config.encapRemotePort ?? 0 } }
+        : {}),
+      replayWindowSize: options.replayWindowSize,
+      esn: options.esn,
+      ownerTag: owner.tag,
+    });
+    // 7. record; the SPI is owned by this transform from now on
+    owner.transformCount++;
+    spiRecord.ownedByTransform = true;
+    const description: TransformDescription = {
+      resourceId,
+      spi: spiRecord.spi,
+      sourceAddress: source.address,
+      destinationAddress: destination.address,
+      family: destination.family,
+      ...(algorithms.encryption !== undefined ? { encryption: algorithms.encryption.name } : {}),
+      ...(algorithms.authentication !== undefined
+        ? {
+            authentication: {
+              name: algorithms.authentication.name,
+              truncationLengthBits: algorithms.authentication.truncationLengthBits,
+            },
+          }
+        : {}),
+      ...(algorithms.aead !== undefined
+        ? { aead: { name: algorithms.aead.name, icvLengthBits: algorithms.aead.icvLengthBits } }
+        : {}),
+      ...(encap !== undefined
+        ? { encapsulation: { localPort: encap.port, remotePort: config.encapRemotePort ?? 0 } }
+        : {}),
+    };
+    const children = [spiRecord.resource, ...(encap !== undefined ? [encap.resource] : [])];
+    const record: TransformRecord = {
+      id: resourceId,
+      token: caller.token,
+      sa,
+      description,
+      resource: new RefcountedResource(
+        async () => {
+          try {
+            await this.#backend.deleteSa(sa);
+          } finally {
+            owner.transformCount--;
+          }
+        },
+        () => owner.transforms.delete(resourceId),
+        children,
+      ),
+    };
+    owner.transforms.set(resourceId, record);
+    return { resourceId, description };
+  }
+
+  /** `deleteTransform`: unknown id → IAE. */
+  async deleteTransform(caller: Caller, resourceId: number): Promise<void> {
+    const record = this.#owner(caller.owner).transforms.get(resourceId);
+    if (record === undefined) {
+      throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
+    }
+    await record.resource.userRelease();
+  }
+
+  /** `getTransformState` (Android 15, §12). */
+  async getTransformState(caller: Caller, resourceId: number): Promise<BackendTransformState> {
+    const record = this.#owner(caller.owner).transforms.get(resourceId);
+    if (record === undefined) throw new IllegalStateError('This transform is already closed');
+    try {
+      return await this.#backend.getTransformState(record.sa);
+    } catch (err: unknown) {
+      throw new IllegalStateError('Failed to get IpSecTransformState', { cause: err });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sockets (§5)
+  // -------------------------------------------------------------------------------------------
+
+  /** `applyTransportModeTransform` (§5): direction, transform of this owner, creator only. */
+  async applyTransportModeTransform(
+    caller: Caller,
+    socket: BackendDatagramSocket,
+    direction: unknown,
+    resourceId: number,
+  ): Promise<void> {
+    const dir = checkDirection(direction);
+    const record = this.#owner(caller.owner).transforms.get(resourceId);
+    if (record === undefined) {
+      throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
+    }
+    if (record.token !== caller.token) {
+      throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
+    }
+    await this.#backend.applyToSocket(socket, dir, record.sa);
+  }
+
+  /** `removeTransportModeTransforms` (§5): no validation; both directions. */
+  async removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
+    await this.#backend.removeFromSocket(socket);
+  }
+
+  /** Releases every resource of one manager (Android: binder death of its process). */
+  async releaseAllOf(caller: Caller, ids: Iterable<number>): Promise<void> {
+    const owner = this.#owner(caller.owner);
+    const errors: unknown[] = [];
+    for (const id of ids) {
+      const resource =
+        owner.transforms.get(id)?.resource ??
+        owner.spis.get(id)?.resource ??
+        owner.encapSockets.get(id)?.resource;
+      if (resource === undefined) continue;
+      try {
+        await resource.userRelease();
+      } catch (err: unknown) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) {
+      throw new IpSecError('Cannot release resources: the backend failed', 'ERR_IPSEC_RELEASE', {
+        cause: errors[0],
+      });
+    }
+  }
+}
+
+/** `checkDirection` (§5): IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE. */
+function checkDirection(direction: unknown): TransformDirection {
+  if (direction === 0) return 'in';
+  if (direction === 1) return 'out';
+  if (direction === 2) {
+    throw new SecurityError('Cannot apply a transform in DIRECTION_FWD: needs NETWORK_STACK');
+  }
+  throw new IllegalArgumentError(`Invalid Direction: ${String(direction)}`);
+}
+
+/** `validateAlgorithms` (§4 3b). */
+function validateAlgorithms(config: TransformConfig): BackendSaAlgorithms {
+  const { encryption: crypt, authentication: auth, authenticatedEncryption: aead } = config;
+  if (crypt === undefined && auth === undefined && aead === undefined) {
+    throw new IllegalArgumentError('No Encryption or Authentication algorithms specified');
+  }
+  if (auth !== undefined && auth.kind !== 'authentication') {
+    throw new IllegalArgumentError('Unsupported algorithm for Authentication');
+  }
+  if (crypt !== undefined && crypt.kind !== 'encryption') {
+    throw new IllegalArgumentError('Unsupported algorithm for Encryption');
+  }
+  if (aead !== undefined && aead.kind !== 'aead') {
+    throw new IllegalArgumentError('Unsupported algorithm for Authenticated Encryption');
+  }
+  if (aead !== undefined && (auth !== undefined || crypt !== undefined)) {
+    throw new IllegalArgumentError(
+      'Authenticated Encryption is mutually exclusive with other Authentication or Encryption algorithms',
+    );
+  }
+  return {
+    ...(crypt !== undefined ? { encryption: { name: crypt.getName(), key: crypt.getKey() } } : {}),
+    ...(auth !== undefined
+      ? {
+          authentication: {
+            name: auth.getName(),
+            key: auth.getKey(),
+            truncationLengthBits: auth.getTruncationLengthBits(),
+          },
+        }
+      : {}),
+    ...(aead !== undefined
+      ? {
+          aead: {
+            name: aead.getName(),
+            key: aead.getKey(),
+            icvLengthBits: aead.getTruncationLengthBits(),
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Android's `android.net.IpSecManager` for Node.js: reserve SPIs, build transport-mode transforms
+ * from application keys, open UDP encapsulation sockets, apply transforms to datagram sockets,
+ * rekey without loss, read SA state. Backends: userspace ESP-in-UDP (default, unprivileged).
+ *
+ * @example
+ * ```ts
+ * import { IpSecManager } from 'tsnetd/ipsec';
+ * await using ipsec = await IpSecManager.create();
+ * ```
+ *
+ * @module
+ */
+export type {
+  AddressFamily,
+  Backend,
+  BackendDatagramSocket,
+  BackendEncapSocket,
+  BackendSa,
+  BackendSaAlgorithms,
+  BackendSaConfig,
+  BackendTransformState,
+  OpenEncapSocketOptions,
+  RemoteInfo,
+  SocketAddressInfo,
+  TransformDirection,
+} from './backend.ts';
+export {
+  DestinationMismatchError,
+  IllegalArgumentError,
+  IllegalStateError,
+  IpSecError,
+  ResourceUnavailableError,
+  SecurityError,
+  SpiUnavailableError,
+  TransformClosedError,
+  UnsupportedOperationError,
+} from './errors.ts';
+export { type AlgorithmKind, IpSecAlgorithm } from './ipsec_algorithm.ts';
+export { type DatagramMessage, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
+export {
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_REPLAY_WINDOW_SIZE,
+  type Direction,
+  IpSecManager,
+  type IpSecManagerOptions,
+  type OpenUdpEncapsulationSocketOptions,
+} from './ipsec_manager.ts';
+export {
+  MAX_NUM_ENCAP_SOCKETS,
+  MAX_NUM_SPIS,
+  MAX_NUM_TRANSFORMS,
+  type TransformDescription,
+} from './ipsec_service.ts';
+export { IpSecTransform, IpSecTransformBuilder } from './ipsec_transform.ts';
+export { IpSecTransformState } from './ipsec_transform_state.ts';
+export { SecurityParameterIndex } from './security_parameter_index.ts';
+export { RAND_SPI_MAX, RAND_SPI_MIN, seededRandomUint32 } from './spi_allocator.ts';
+export { type IkeMessage, UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
+export { UserspaceBackend, type UserspaceBackendOptions } from './userspace_backend.ts';

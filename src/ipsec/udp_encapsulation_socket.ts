@@ -1,0 +1,176 @@
+/**
+ * `UdpEncapsulationSocket` (aosp-ipsec §6, RFC 3948): a UDP socket for ESP-in-UDP that also
+ * carries IKE. `send()` prepends the 4-byte non-ESP marker (RFC 3948 §2.2) and `'message'`
+ * delivers received IKE datagrams with the marker stripped; ESP and NAT-keepalives on the same
+ * port are handled by the backend and never reach the listeners.
+ */
+import { EventEmitter } from 'node:events';
+import type { ManagerContext } from './_manager_context.ts';
+import type { AddressFamily, BackendEncapSocket, RemoteInfo } from './backend.ts';
+import { IllegalStateError } from './errors.ts';
+import { INVALID_RESOURCE_ID } from './security_parameter_index.ts';
+
+/** One received IKE datagram. */
+export interface IkeMessage {
+  readonly message: Buffer;
+  readonly rinfo: RemoteInfo;
+}
+
+/**
+ * A UDP encapsulation socket (Android `IpSecManager.UdpEncapsulationSocket`). Events:
+ * `'message'` `(message: Buffer, rinfo: RemoteInfo)` for each IKE datagram (non-ESP marker removed).
+ *
+ * @example
+ * ```ts
+ * import { IpSecManager } from 'tsnetd/ipsec';
+ * await using ipsec = await IpSecManager.create();
+ * await using encap = await ipsec.openUdpEncapsulationSocket();
+ * encap.on('message', (msg, rinfo) => console.log('IKE from', rinfo.address, msg.length));
+ * await encap.send(new Uint8Array(28).fill(1), encap.getPort(), '127.0.0.1');
+ * ```
+ */
+export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposable {
+  readonly #context: ManagerContext;
+  readonly #socket: BackendEncapSocket;
+  readonly #port: number;
+  readonly #family: AddressFamily;
+  #resourceId: number;
+
+  /** @internal Created by `IpSecManager.openUdpEncapsulationSocket`. */
+  constructor(context: ManagerContext, resourceId: number, socket: BackendEncapSocket) {
+    super();
+    this.#context = context;
+    this.#resourceId = resourceId;
+    this.#socket = socket;
+    this.#port = socket.port;
+    this.#family = socket.family;
+    socket.setIkeReceiver((message, rinfo) => this.emit('message', message, rinfo));
+  }
+
+  /**
+   * The bound local port.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * console.log(encap.getPort() > 0); // true
+   * ```
+   */
+  getPort(): number {
+    return this.#port;
+  }
+
+  /** Address family (`'IPv4'` unless opened with `{ family: 'IPv6' }`). */
+  getFamily(): AddressFamily {
+    return this.#family;
+  }
+
+  /** The service's resource id, or -1 after `close()`. */
+  getResourceId(): number {
+    return this.#resourceId;
+  }
+
+  /**
+   * Sends one IKE message from this socket; the non-ESP marker is prepended.
+   *
+   * @throws {IllegalStateError} when the socket is closed
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await encap.send(new TextEncoder().encode('IKE_SA_INIT'), 4500, '127.0.0.1');
+   * ```
+   */
+  async send(message: Uint8Array, port: number, address: string): Promise<void> {
+    if (this.#resourceId === INVALID_RESOURCE_ID) {
+      throw new IllegalStateError('Cannot send: the UDP encapsulation socket is closed');
+    }
+    if (!(message instanceof Uint8Array)) {
+      throw new TypeError('Cannot send: message must be a Uint8Array');
+    }
+    await this.#socket.sendIke(message, port, address);
+  }
+
+  /**
+   * Iterates over received IKE messages until the socket is closed or the loop breaks.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await encap.send(Uint8Array.of(1, 2, 3), encap.getPort(), '127.0.0.1');
+   * for await (const { message } of encap) { console.log(message); break; }
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
+    const queue: IkeMessage[] = [];
+    let wake: (() => void) | undefined;
+    let closed = false;
+    const onMessage = (message: Buffer, rinfo: RemoteInfo): void => {
+      queue.push({ message, rinfo });
+      wake?.();
+    };
+    const onClose = (): void => {
+      closed = true;
+      wake?.();
+    };
+    this.on('message', onMessage);
+    this.on('close', onClose);
+    try {
+      while (true) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (closed || this.#resourceId === INVALID_RESOURCE_ID) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    } finally {
+      this.off('message', onMessage);
+      this.off('close', onClose);
+    }
+  }
+
+  /**
+   * Closes the user's handle (idempotent). The port stays bound while a transform still uses
+   * the socket, and is freed when the last one is closed.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * const encap = await ipsec.openUdpEncapsulationSocket();
+   * await encap.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    const id = this.#resourceId;
+    if (id === INVALID_RESOURCE_ID) return;
+    this.#resourceId = INVALID_RESOURCE_ID;
+    this.#socket.setIkeReceiver(undefined);
+    this.#context.resourceIds.delete(id);
+    try {
+      await this.#context.service.closeEncapSocket(this.#context.caller, id);
+    } finally {
+      this.emit('close');
+    }
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Android's `toString()`. */
+  override toString(): string {
+    return `UdpEncapsulationSocket{port=${this.#port},resourceId=${this.#resourceId}}`;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Error classes of the netd layer (DESIGN.md error shapes: `<Condition>Error`, stable `code`).
+ * `NetdOperationError` is the one the command table turns into a `400 … failed (<strerror>)`
+ * reply (aosp-netutils.md §4.3); the others are start-up and client conditions.
+ */
+import type { Errno } from './errno.ts';
+
+/** A controller operation failed with an errno, as netd's controllers return `-errno`. */
+export class NetdOperationError extends Error {
+  override readonly name: string = 'NetdOperationError';
+  readonly code: string = 'ERR_NETD_OPERATION';
+  /** The errno name that goes into the reply's `(<strerror>)` suffix. */
+  readonly errno: Errno;
+
+  /**
+   * @example
+   * ```ts
+   * throw new NetdOperationError('ENONET', 'Cannot add interface "oem0": unknown network 2');
+   * ```
+   */
+  constructor(errno: Errno, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.errno = errno;
+  }
+}
+
+/** An external tool (ip, iptables) exited unsuccessfully. */
+export class ToolFailedError extends NetdOperationError {
+  override readonly name = 'ToolFailedError';
+  override readonly code = 'ERR_NETD_TOOL_FAILED';
+  /** The argv that was executed (argv[0] is the program). */
+  readonly argv: readonly string[];
+  /** What the tool printed on stderr, trimmed. */
+  readonly stderr: string;
+
+  /**
+   * @example
+   * ```ts
+   * new ToolFailedError('EEXIST', ['ip', 'rule', 'add'], 'RTNETLINK answers: File exists');
+   * ```
+   */
+  constructor(errno: Errno, argv: readonly string[], stderr: string, options?: ErrorOptions) {
+    super(errno, `Cannot run "${argv.join(' ')}": ${stderr.trim() || 'failed'}`, options);
+    this.argv = argv;
+    this.stderr = stderr.trim();
+  }
+}
+
+/** Another daemon already answers on the socket path. */
+export class DaemonRunningError extends Error {
+  override readonly name = 'DaemonRunningError';
+  readonly code = 'ERR_NETD_DAEMON_RUNNING';
+  readonly socketPath: string;
+
+  /**
+   * @example
+   * ```ts
+   * new DaemonRunningError('/run/tsnetd/netd');
+   * ```
+   */
+  constructor(socketPath: string) {
+    super(`Cannot listen on "${socketPath}": another daemon is already running there`);
+    this.socketPath = socketPath;
+  }
+}
+
+/** The socket path exists but is not a socket, so it is not replaced. */
+export class SocketPathInUseError extends Error {
+  override readonly name = 'SocketPathInUseError';
+  readonly code = 'ERR_NETD_SOCKET_PATH_IN_USE';
+  readonly socketPath: string;
+
+  /**
+   * @example
+   * ```ts
+   * new SocketPathInUseError('/tmp/not-a-socket');
+   * ```
+   */
+  constructor(socketPath: string) {
+    super(`Cannot listen on "${socketPath}": the path exists and is not a socket`);
+    this.socketPath = socketPath;
+  }
+}
+
+/** The client could not reach the daemon or lost the connection before a final reply. */
+export class DaemonUnreachableError extends Error {
+  override readonly name: string = 'DaemonUnreachableError';
+  readonly code: string = 'ERR_NETD_UNREACHABLE';
+  readonly socketPath: string;
+
+  /**
+   * @example
+   * ```ts
+   * new DaemonUnreachableError('/run/tsnetd/netd', 'connection refused');
+   * ```
+   */
+  constructor(socketPath: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot reach netd on "${socketPath}": ${reason}`, options);
+    this.socketPath = socketPath;
+  }
+}

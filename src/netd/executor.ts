@@ -1,0 +1,67 @@
+/**
+ * Runs external programs with an argv array (never a shell) and reports exit code and output.
+ * The only place in netd that spawns processes; `IpRouteLinuxNet` builds on it.
+ */
+import { execFile } from 'node:child_process';
+
+/** Outcome of one program run. A non-zero exit is a result, not an exception. */
+export interface ExecResult {
+  /** Exit status; 127 when the program could not be started. */
+  readonly exitCode: number;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+/** Options of {@link Executor.run}. */
+export interface ExecOptions {
+  /** Bytes written to the program's stdin (then closed). */
+  readonly input?: Uint8Array;
+}
+
+/** Runs a program. Implementations settle exactly once and never throw for a non-zero exit. */
+export interface Executor {
+  run(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+/** Output limit per run; netd's tools print little (a rule dump is a few KiB). */
+const MAX_OUTPUT_LENGTH = 16 * 1024 * 1024;
+/** A tool that hangs longer than this is killed (iptables waits for its lock with `-w`). */
+const EXEC_TIMEOUT_MS = 30_000;
+
+/**
+ * The real executor: `child_process.execFile` with an argv array.
+ *
+ * @example
+ * ```ts
+ * const r = await execFileExecutor.run('ip', ['-o', 'link', 'show', 'dev', 'lo']);
+ * r.exitCode; // 0
+ * ```
+ */
+export const execFileExecutor: Executor = {
+  run(file, args, options) {
+    return new Promise((resolve) => {
+      const child = execFile(
+        file,
+        [...args],
+        { encoding: 'buffer', maxBuffer: MAX_OUTPUT_LENGTH, timeout: EXEC_TIMEOUT_MS },
+        (error, stdout, stderr) => {
+          let exitCode = 0;
+          if (error !== null) {
+            const code: unknown = (error as NodeJS.ErrnoException & { code?: unknown }).code;
+            exitCode = typeof code === 'number' ? code : 127;
+          }
+          const errText = stderr.toString('utf8');
+          resolve({
+            exitCode,
+            stdout,
+            stderr: error !== null && errText === '' ? error.message : errText,
+          });
+        },
+      );
+      child.stdin?.on('error', () => {
+        // The program may exit without reading its input; its exit status tells the story.
+      });
+      child.stdin?.end(options?.input);
+    });
+  },
+};

@@ -1,0 +1,49 @@
+/**
+ * Public API of the netd layer: the daemon core (`Netd`), its socket server, the ndc client,
+ * the protocol pieces and the Linux edge (aosp-netutils.md §4).
+ */
+
+export { cStrtol, cStrtoul } from './c_number.ts';
+export type { SendCommandOptions } from './client.ts';
+export { encodeCommand, NdcConnectionError, quoteArgument, sendCommand } from './client.ts';
+export type { CommandContext, CommandHandler } from './commands/command_context.ts';
+export { COMMAND_TABLE, dispatchCommand } from './commands/command_table.ts';
+export type { Errno } from './errno.ts';
+export { ERRNO_TABLE, errnoFromToolOutput, isErrno, strerror } from './errno.ts';
+export {
+  DaemonRunningError,
+  DaemonUnreachableError,
+  NetdOperationError,
+  SocketPathInUseError,
+  ToolFailedError,
+} from './errors.ts';
+export type { ExecOptions, ExecResult, Executor } from './executor.ts';
+export { execFileExecutor } from './executor.ts';
+export type { Permission } from './fwmark.ts';
+export { hex, permissionMark, stringToPermission } from './fwmark.ts';
+export { isValidInterfaceName } from './interface_name.ts';
+export type { IpRouteLinuxNetOptions } from './ip_route_linux_net.ts';
+export { IpRouteLinuxNet } from './ip_route_linux_net.ts';
+export type { Family, LinuxNet, RouteSpec, RuleSpec } from './linux_net.ts';
+export { routeArgs, ruleArgs } from './linux_net.ts';
+export { MemoryLinuxNet } from './memory_linux_net.ts';
+export { LOCAL_NET_ID, netHandleToNetId, netIdToNetHandle, stringToNetId } from './net_id.ts';
+export { Netd } from './netd.ts';
+export { NetworkController } from './network_controller.ts';
+export type { Frame } from './protocol/request_framer.ts';
+export { RequestFramer } from './protocol/request_framer.ts';
+export type { Reply } from './protocol/response.ts';
+export {
+  formatBroadcast,
+  formatReply,
+  isFinalReplyLine,
+  RESPONSE_CODE,
+} from './protocol/response.ts';
+export type { CommandExecutor } from './protocol/session.ts';
+export { ProtocolSession } from './protocol/session.ts';
+export type { TokenizeResult } from './protocol/tokenize.ts';
+export { CMD_ARGS_MAX, CMD_BUF_SIZE, tokenize } from './protocol/tokenize.ts';
+export { ROUTE_TABLE, RouteController, RULE_PRIORITY } from './route_controller.ts';
+export type { NetdServerOptions } from './server.ts';
+export { DEFAULT_SOCKET_PATH, NetdServer, probeSocket, SOCKET_MODE } from './server.ts';
+export { TetherController } from './tether_controller.ts';

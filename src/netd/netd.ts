@@ -1,0 +1,90 @@
+/**
+ * The netd core without a socket: the controllers, start-up (base rules, forwarding off) and
+ * clean shutdown (everything installed is removed, pre-existing rules and sysctls restored).
+ * Commands run one at a time, in arrival order, across all clients.
+ */
+
+import type { CommandContext } from './commands/command_context.ts';
+import { dispatchCommand } from './commands/command_table.ts';
+import type { LinuxNet } from './linux_net.ts';
+import { NetworkController } from './network_controller.ts';
+import type { Reply } from './protocol/response.ts';
+import { RouteController } from './route_controller.ts';
+import { TetherController } from './tether_controller.ts';
+
+/**
+ * netd's command processor.
+ *
+ * @example
+ * ```ts
+ * const netd = await Netd.start(new MemoryLinuxNet({ interfaces: ['oem0'] }));
+ * await netd.execute(['network', 'create', 'oem1']); // [{ code: 200, message: 'success' }]
+ * await netd.shutdown();
+ * ```
+ */
+export class Netd {
+  readonly #context: CommandContext;
+  #queue: Promise<unknown> = Promise.resolve();
+  #commandCount = 0;
+  #stopped = false;
+
+  private constructor(context: CommandContext) {
+    this.#context = context;
+  }
+
+  /** Installs the start-up state on `net` and returns a ready processor. */
+  static async start(net: LinuxNet): Promise<Netd> {
+    const routes = new RouteController(net);
+    const tether = new TetherController(net);
+    const networks = new NetworkController(routes);
+    const netd = new Netd({ routes, tether, networks });
+    try {
+      await routes.init();
+      await tether.init();
+    } catch (error: unknown) {
+      await netd.shutdown();
+      throw error;
+    }
+    return netd;
+  }
+
+  /** The controllers (for inspection and tests). */
+  get context(): CommandContext {
+    return this.#context;
+  }
+
+  /** Number of commands executed so far (tokenized requests that reached the command table). */
+  get commandCount(): number {
+    return this.#commandCount;
+  }
+
+  /** Runs one command after every command submitted before it. */
+  execute(argv: readonly string[]): Promise<Reply[]> {
+    const run = async (): Promise<Reply[]> => {
+      this.#commandCount += 1;
+      if (this.#stopped) return [{ code: 400, message: 'netd is shutting down' }];
+      return dispatchCommand(this.#context, argv);
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Waits for queued commands, then removes networks, rules, routes, marks and chains and
+   * restores rules and sysctls. Idempotent.
+   *
+   * @returns one message per clean-up step that failed (empty when all went well)
+   */
+  async shutdown(): Promise<string[]> {
+    const done = this.#queue;
+    this.#stopped = true;
+    await done;
+    const problems = [
+      ...(await this.#context.networks.shutdown()),
+      ...(await this.#context.routes.shutdown()),
+      ...(await this.#context.tether.shutdown()),
+    ];
+    return problems;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * IP forwarding driven by a set of requesters (aosp-netutils.md §4.5 `ipfwd enable|disable`;
+ * `TetherController::setIpFwdEnabled`, Android 9): a non-empty set writes 1 to
+ * `ipv4/ip_forward` and `ipv6/conf/all/forwarding`; an empty set writes 0 to both and then 0
+ * to `accept_redirects` of `all`, `default` and every interface, IPv4 and IPv6.
+ *
+ * The value each sysctl had before its first write is remembered; `shutdown()` puts it back.
+ */
+import { NetdOperationError } from './errors.ts';
+import type { Family, LinuxNet } from './linux_net.ts';
+
+const IPV4_FORWARDING = 'ipv4/ip_forward';
+const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
+
+/**
+ * The forwarding requester set and the sysctls it drives.
+ *
+ * @example
+ * ```ts
+ * const tether = new TetherController(new MemoryLinuxNet());
+ * await tether.init();
+ * await tether.enableForwarding('tethering');
+ * tether.forwardingRequestCount; // 1
+ * ```
+ */
+export class TetherController {
+  readonly #net: LinuxNet;
+  readonly #requesters = new Set<string>();
+  /** Original value of every sysctl written, in first-write order. */
+  readonly #originals = new Map<string, string>();
+
+  constructor(net: LinuxNet) {
+    this.#net = net;
+  }
+
+  /** Number of distinct requesters; forwarding is on when it is not 0. */
+  get forwardingRequestCount(): number {
+    return this.#requesters.size;
+  }
+
+  /** Start-up: forwarding off (the set is empty). */
+  async init(): Promise<void> {
+    await this.#apply();
+  }
+
+  /** Adds a requester (idempotent) and rewrites the sysctls. */
+  async enableForwarding(requester: string): Promise<void> {
+    this.#requesters.add(requester);
+    await this.#apply();
+  }
+
+  /** Removes a requester (idempotent) and rewrites the sysctls. */
+  async disableForwarding(requester: string): Promise<void> {
+    this.#requesters.delete(requester);
+    await this.#apply();
+  }
+
+  async #write(path: string, value: string): Promise<void> {
+    if (!this.#originals.has(path)) this.#originals.set(path, await this.#net.readSysctl(path));
+    await this.#net.writeSysctl(path, value);
+  }
+
+  /** Writes every sysctl; the first failure is rethrown after all were tried. */
+  async #apply(): Promise<void> {
+    const value = this.#requesters.size > 0 ? '1' : '0';
+    const errors: unknown[] = [];
+    const attempt = async (path: string, v: string): Promise<void> => {
+      try {
+        await this.#write(path, v);
+      } catch (error: unknown) {
+        errors.push(error);
+      }
+    };
+    await attempt(IPV4_FORWARDING, value);
+    await attempt(IPV6_FORWARDING, value);
+    if (this.#requesters.size === 0) {
+      for (const family of [4, 6] as const satisfies readonly Family[]) {
+        let entries: string[] = [];
+        try {
+          entries = await this.#net.listConfEntries(family);
+        } catch (error: unknown) {
+          errors.push(error);
+        }
+        for (const entry of entries)
+          await attempt(`ipv${family}/conf/${entry}/accept_redirects`, '0');
+      }
+    }
+    if (errors.length > 0) {
+      const first = errors[0];
+      throw first instanceof NetdOperationError
+        ? first
+        : new NetdOperationError('EIO', 'Cannot set IP forwarding', { cause: first });
+    }
+  }
+
+  /**
+   * Restores every sysctl this controller wrote (forwarding first, then the rest).
+   *
+   * @returns one message per sysctl that could not be restored (vanished interfaces excluded)
+   */
+  async shutdown(): Promise<string[]> {
+    const problems: string[] = [];
+    this.#requesters.clear();
+    for (const [path, original] of this.#originals) {
+      try {
+        await this.#net.writeSysctl(path, original);
+      } catch (error: unknown) {
+        if (!(error instanceof NetdOperationError && error.errno === 'ENOENT')) {
+          problems.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+    this.#originals.clear();
+    return problems;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Public API of the netutils wrapper (`aosp-netutils.md` §1–§2): the allow-list data, the
+ * pure check and dispatch, the configuration parser, `explain`, and the runner.
+ */
+export {
+  type CheckResult,
+  checkCommand,
+  findUnsafeArgument,
+  printableCommand,
+  UNSAFE_ARGUMENT_REGEXP,
+} from './check.ts';
+export { type NetutilsConfig, parseNetutilsConfig } from './config.ts';
+export {
+  INVOCATION_NAMES,
+  invocationBasename,
+  selectTool,
+  toolArgv,
+  WRAPPED_TOOLS,
+  WRAPPER_NAME,
+  type WrappedTool,
+} from './dispatch.ts';
+export { type EreAnalysis, EreMatcher } from './ere_matcher.ts';
+export { InvalidConfigError, InvalidToolDirError } from './errors.ts';
+export {
+  type Explanation,
+  explainCommand,
+  formatExplanation,
+  type RuleDiagnosis,
+} from './explain.ts';
+export {
+  DEFAULT_RELEASE,
+  NETUTILS_RELEASES,
+  type NetutilsRelease,
+  RELEASE_ALIASES,
+  RELEASE_PATTERNS,
+  VENDOR_CHAIN_FRAGMENTS,
+  VENDOR_INTERFACE_FRAGMENTS,
+} from './patterns.ts';
+export { DEFAULT_RULE_SET, escapePattern, RuleSet, type RuleSetOptions } from './rule_set.ts';
+export { exitStatusOf, FORWARDED_SIGNALS, runTool, type ToolOutcome } from './run.ts';
+export { logToSyslog, type SyslogOptions } from './syslog.ts';
+export { DEFAULT_TOOL_DIRS, findToolDir, validateToolDir } from './tool_dir.ts';
+export { DEFAULT_CONFIG_PATH, runWrapper, type WrapperOptions } from './wrapper.ts';

@@ -1,0 +1,135 @@
+/**
+ * A compiled allow-list: one release's rules (`aosp-netutils.md` §2), re-anchored on the tool
+ * directory actually used and, optionally, with extra vendor interface / vendor chain
+ * alternatives. The RegExps are compiled once, when the rule set is built; the default rule
+ * set (Android 15, `/system/bin`) is built at module load.
+ *
+ * Re-anchoring replaces the leading `^/system/bin/` of every rule with `^` + the escaped tool
+ * directory. Extension replaces the release's exact `VENDOR_IFACE` / `VENDOR_CHAIN` group text
+ * with a group holding the same alternatives plus the extra ones, so rules that never used
+ * those macros are untouched.
+ */
+import {
+  CMD_PREFIX,
+  DEFAULT_RELEASE,
+  type NetutilsRelease,
+  RELEASE_PATTERNS,
+  VENDOR_CHAIN_FRAGMENTS,
+  VENDOR_INTERFACE_FRAGMENTS,
+} from './patterns.ts';
+
+/** Options of {@link RuleSet.build}. */
+export interface RuleSetOptions {
+  /** Rule set to use. Default `'15'`. */
+  readonly release?: NetutilsRelease;
+  /** Absolute directory holding the real tools, without trailing slash. Default `/system/bin`. */
+  readonly toolDir?: string;
+  /**
+   * Extra vendor interface alternatives (ERE, netutils dialect). The config loader validates
+   * them strictly; callers passing their own must do the same. Default none.
+   */
+  readonly vendorInterfacePatterns?: readonly string[];
+  /** Extra vendor chain alternatives (ERE, netutils dialect). Default none. */
+  readonly vendorChainPatterns?: readonly string[];
+}
+
+const REGEXP_SPECIAL_REGEXP = /[.*+?^${}()|[\]\\]/g;
+
+/**
+ * Escapes `text` so it matches itself literally inside a pattern (both ERE and JavaScript).
+ *
+ * @example
+ * ```ts
+ * escapePattern('/opt/net.tools'); // '/opt/net\\.tools'
+ * ```
+ */
+export function escapePattern(text: string): string {
+  return text.replace(REGEXP_SPECIAL_REGEXP, '\\$&');
+}
+
+/**
+ * `VENDOR_IFACE` of a release as it appears inside the rules, e.g.
+ * `([^ ]*oem[0-9]+|(r_)?rmnet_(data)?[0-9]+)` for 8.0.
+ */
+export function vendorInterfaceGroup(
+  release: NetutilsRelease,
+  extra: readonly string[] = [],
+): string {
+  return `(${[...VENDOR_INTERFACE_FRAGMENTS[release], ...extra].join('|')})`;
+}
+
+/** `VENDOR_CHAIN` as it appears inside the rules: `(oem_.*|nm_.*|qcom_.*)`, plus extras. */
+export function vendorChainGroup(extra: readonly string[] = []): string {
+  return `(${[...VENDOR_CHAIN_FRAGMENTS, ...extra].join('|')})`;
+}
+
+/**
+ * An ordered list of compiled allow rules.
+ *
+ * @example
+ * ```ts
+ * const rules = RuleSet.build({ toolDir: '/usr/sbin' });
+ * rules.patterns[7]; // '^/usr/sbin/ip xfrm .*'
+ * rules.match('/usr/sbin/ip xfrm state'); // 7
+ * ```
+ */
+export class RuleSet {
+  /** The release the rules come from. */
+  readonly release: NetutilsRelease;
+  /** The tool directory the rules are anchored on (no trailing slash). */
+  readonly toolDir: string;
+  /** The final pattern strings, in order (index = rule number - 1). */
+  readonly patterns: readonly string[];
+  readonly #regexps: readonly RegExp[];
+
+  private constructor(release: NetutilsRelease, toolDir: string, patterns: readonly string[]) {
+    this.release = release;
+    this.toolDir = toolDir;
+    this.patterns = patterns;
+    // `s`: POSIX `.` matches a newline too (aosp-netutils.md §1.5).
+    this.#regexps = patterns.map((p) => new RegExp(p, 's'));
+  }
+
+  /**
+   * Builds and compiles a rule set.
+   *
+   * @param options release, tool directory and vendor extensions.
+   * @returns the compiled rule set.
+   * @throws {SyntaxError} when an extra fragment is not a valid pattern.
+   */
+  static build(options: RuleSetOptions = {}): RuleSet {
+    const release = options.release ?? DEFAULT_RELEASE;
+    const toolDir = options.toolDir ?? '/system/bin';
+    const ifaceFrom = vendorInterfaceGroup(release);
+    const ifaceTo = vendorInterfaceGroup(release, options.vendorInterfacePatterns);
+    const chainFrom = vendorChainGroup();
+    const chainTo = vendorChainGroup(options.vendorChainPatterns);
+    const anchor = `^${escapePattern(toolDir.endsWith('/') ? toolDir : `${toolDir}/`)}`;
+    const patterns = RELEASE_PATTERNS[release].map((p) => {
+      if (!p.startsWith(CMD_PREFIX))
+        throw new Error(`Rule does not start with ${CMD_PREFIX}: ${p}`);
+      const body = p
+        .slice(CMD_PREFIX.length)
+        .split(ifaceFrom)
+        .join(ifaceTo)
+        .split(chainFrom)
+        .join(chainTo);
+      return anchor + body;
+    });
+    return new RuleSet(release, toolDir, patterns);
+  }
+
+  /**
+   * Index of the first rule that matches `command` (search semantics), or -1.
+   *
+   * @param command argv joined with single spaces.
+   */
+  match(command: string): number {
+    const regexps = this.#regexps;
+    for (let i = 0; i < regexps.length; i++) if (regexps[i]!.test(command)) return i;
+    return -1;
+  }
+}
+
+/** Android 15 rules anchored on `/system/bin`, exactly as AOSP ships them. */
+export const DEFAULT_RULE_SET: RuleSet = RuleSet.build();

@@ -1,0 +1,78 @@
+/**
+ * The few libc calls the kernel backend needs, bound once through koffi (private to `src/xfrm`):
+ * `socket`, `bind`, `sendto`, `recv`, `poll`, `setsockopt`, `getsockopt`, `close`. Pointer
+ * arguments are `Uint8Array`s (koffi passes their memory directly); `errno` is read with
+ * `koffi.errno()` right after each synchronous call. `poll` also has an asynchronous binding that
+ * runs on koffi's worker threads, so waiting for a netlink reply never blocks the event loop.
+ */
+import koffi from 'koffi';
+import { FfiUnavailableError } from './errors.ts';
+
+/** The bound functions. */
+export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, address: Uint8Array, addressLength: number): number;
+  sendto(fd: number, buffer: Uint8Array, length: number, flags: number, address: Uint8Array, addressLength: number): number;
+  recv(fd: number, buffer: Uint8Array, length: number, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array | null, length: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
+  close(fd: number): number;
+  /** Asynchronous `poll(fds, nfds, timeoutMs)` on a worker thread. */
+  pollAsync(fds: Uint8Array, count: number, timeoutMs: number): Promise<number>;
+  /** `errno` of the last synchronous call on this thread. */
+  errno(): number;
+}
+
+type AsyncFn = (...args: unknown[]) => void;
+interface Bound {
+  (...args: unknown[]): unknown;
+  async: AsyncFn;
+}
+
+let cached: Libc | undefined;
+
+/**
+ * Loads libc through koffi (once).
+ *
+ * @throws {FfiUnavailableError} when not on Linux or koffi cannot load `libc.so.6`.
+ */
+export function libc(): Libc {
+  if (cached !== undefined) return cached;
+  if (process.platform !== 'linux') {
+    throw new FfiUnavailableError(`Cannot load libc: the kernel backend needs Linux, not ${process.platform}`);
+  }
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load('libc.so.6');
+  } catch (err: unknown) {
+    throw new FfiUnavailableError('Cannot load libc.so.6 through koffi', { cause: err });
+  }
+  const fn = (decl: string): Bound => lib.func(decl) as Bound;
+  const socket = fn('int socket(int domain, int type, int protocol)');
+  const bind = fn('int bind(int fd, const void *addr, uint32_t addrlen)');
+  const sendto = fn('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+  const recv = fn('intptr_t recv(int fd, void *buf, size_t len, int flags)');
+  const setsockopt = fn('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
+  const getsockopt = fn('int getsockopt(int fd, int level, int name, void *value, void *len)');
+  const close = fn('int close(int fd)');
+  const poll = fn('int poll(void *fds, unsigned long nfds, int timeout)');
+  const num = (v: unknown): number => Number(v);
+  cached = {
+    socket: (d, t, p) => num(socket(d, t, p)),
+    bind: (fd, a, l) => num(bind(fd, a, l)),
+    sendto: (fd, b, l, f, a, al) => num(sendto(fd, b, l, f, a, al)),
+    recv: (fd, b, l, f) => num(recv(fd, b, l, f)),
+    setsockopt: (fd, level, name, v, l) => num(setsockopt(fd, level, name, v, l)),
+    getsockopt: (fd, level, name, v, l) => num(getsockopt(fd, level, name, v, l)),
+    close: (fd) => num(close(fd)),
+    pollAsync: (fds, count, timeoutMs) =>
+      new Promise<number>((resolve, reject) => {
+        poll.async(fds, count, timeoutMs, (err: unknown, result: unknown) => {
+          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          else resolve(num(result));
+        });
+      }),
+    errno: () => koffi.errno(),
+  };
+  return cached;
+}

@@ -1,0 +1,186 @@
+/**
+ * Test helpers for netd: fresh network namespaces with links, a tsnetd daemon process inside
+ * one, and readers of the kernel state (`ip rule`, `ip route`, `iptables -S`, sysctls).
+ * This kernel may lack the dummy link type; `addLink` falls back to a veth pair whose peer
+ * (`<name>p`) stays in the namespace.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+export const TSNETD = join(ROOT, 'src/cli/tsnetd.ts');
+export const NDC = join(ROOT, 'src/cli/ndc.ts');
+
+export function run(file: string, args: readonly string[]): string {
+  return execFileSync(file, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A network namespace that exists until `remove()`. */
+export class Netns {
+  readonly name: string;
+
+  constructor(prefix = 'tsnetd') {
+    this.name = `${prefix}-${randomBytes(4).toString('hex')}`;
+    run('ip', ['netns', 'add', this.name]);
+    run('ip', ['-n', this.name, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Creates an up link `name` (dummy if the kernel has it, else veth with peer `<name>p`). */
+  addLink(name: string): void {
+    try {
+      run('ip', ['-n', this.name, 'link', 'add', name, 'type', 'dummy']);
+    } catch {
+      run('ip', ['-n', this.name, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+      run('ip', ['-n', this.name, 'link', 'set', `${name}p`, 'up']);
+    }
+    run('ip', ['-n', this.name, 'link', 'set', name, 'up']);
+  }
+
+  ifindex(name: string): number {
+    const m = /^(\d+):/.exec(run('ip', ['-n', this.name, '-o', 'link', 'show', 'dev', name]));
+    if (m?.[1] === undefined) throw new Error(`no ifindex for ${name}`);
+    return Number(m[1]);
+  }
+
+  /** `ip -4|-6 rule` lines, whitespace-normalised. */
+  rules(family: 4 | 6): string[] {
+    return lines(run('ip', ['-n', this.name, `-${family}`, 'rule', 'show']));
+  }
+
+  /** `ip -4|-6 route show table T` lines ([] for an empty or absent table). */
+  routes(family: 4 | 6, table: number): string[] {
+    try {
+      return lines(run('ip', ['-n', this.name, `-${family}`, 'route', 'show', 'table', String(table)]));
+    } catch {
+      return [];
+    }
+  }
+
+  /** `iptables|ip6tables -t mangle -S` lines. */
+  mangle(family: 4 | 6): string[] {
+    return lines(this.exec(family === 4 ? 'iptables' : 'ip6tables', ['-w', '-t', 'mangle', '-S']));
+  }
+
+  sysctl(path: string): string {
+    return this.exec('cat', [`/proc/sys/net/${path}`]).trim();
+  }
+
+  exec(file: string, args: readonly string[]): string {
+    return run('ip', ['netns', 'exec', this.name, file, ...args]);
+  }
+
+  remove(): void {
+    try {
+      run('ip', ['netns', 'del', this.name]);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\s+/g, ' ').trim())
+    .filter((l) => l !== '');
+}
+
+/** A temporary directory removed by `remove()`. */
+export function tempDir(): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), 'tsnetd-test-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A tsnetd process in a namespace. */
+export class Daemon {
+  readonly process: ChildProcess;
+  readonly socketPath: string;
+  #stderr = '';
+  #exit: Promise<number | null>;
+
+  private constructor(child: ChildProcess, socketPath: string) {
+    this.process = child;
+    this.socketPath = socketPath;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => {
+      this.#stderr += d;
+    });
+    child.stdout?.resume();
+    this.#exit = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  }
+
+  /** Spawns tsnetd in `ns` (or in the current namespace when `ns` is undefined). */
+  static spawn(ns: Netns | undefined, socketPath: string, extra: readonly string[] = []): Daemon {
+    const args = ['--import', 'tsx', TSNETD, '--socket', socketPath, '--verbose', ...extra];
+    const child =
+      ns === undefined
+        ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...args], {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+    return new Daemon(child, socketPath);
+  }
+
+  /** Spawns and waits until it listens. */
+  static async start(ns: Netns | undefined, socketPath: string): Promise<Daemon> {
+    const daemon = Daemon.spawn(ns, socketPath);
+    await daemon.waitFor(/listening on /, 20_000);
+    return daemon;
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Number of requests the daemon logged. */
+  get loggedRequests(): number {
+    return (this.#stderr.match(/^tsnetd: request \d+ /gm) ?? []).length;
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.#stderr)) {
+      if (this.process.exitCode !== null) throw new Error(`tsnetd exited: ${this.#stderr}`);
+      if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}: ${this.#stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  exited(): Promise<number | null> {
+    return this.#exit;
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.process.exitCode === null && this.process.pid !== undefined) this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), 15_000);
+    try {
+      return await this.#exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs ndc (through tsx) and returns its status and output. */
+export function ndc(socketPath: string, words: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', NDC, '--socket', socketPath, ...words], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
