@@ -123,9 +123,17 @@ export class IpSecService {
   readonly #owners = new Map<string, OwnerRecord>();
   #nextResourceId = 1;
   #nextOwnerTag = 1;
+  /** Tail of the operation queue: calls run one at a time, like Android's `synchronized` service. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(backend: Backend) {
     this.#backend = backend;
+  }
+
+  #serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(operation, operation);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   /** The backend this service drives. */
@@ -164,7 +172,16 @@ export class IpSecService {
    * `allocateSecurityParameterIndex` (§1): address check, reserved range, id, quota, backend.
    * `requestedSpi` 0 = random. Returns the resource id, the SPI and the normalised destination.
    */
-  async allocateSpi(
+  allocateSpi(
+    caller: Caller,
+    destination: unknown,
+    requestedSpi: number,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; spi: number; destination: InetAddress }> {
+    return this.#serialize(() => this.#allocateSpi(caller, destination, requestedSpi, options));
+  }
+
+  async #allocateSpi(
     caller: Caller,
     destination: unknown,
     requestedSpi: number,
@@ -215,7 +232,11 @@ export class IpSecService {
   }
 
   /** `releaseSecurityParameterIndex`: drops the user reference; unknown id → IAE (§7). */
-  async releaseSpi(caller: Caller, resourceId: number): Promise<void> {
+  releaseSpi(caller: Caller, resourceId: number): Promise<void> {
+    return this.#serialize(() => this.#releaseSpi(caller, resourceId));
+  }
+
+  async #releaseSpi(caller: Caller, resourceId: number): Promise<void> {
     const record = this.#owner(caller.owner).spis.get(resourceId);
     if (record === undefined) {
       throw new IllegalArgumentError(`No such SpiRecord found for given id: ${resourceId}`);
@@ -228,7 +249,16 @@ export class IpSecService {
   // -------------------------------------------------------------------------------------------
 
   /** `openUdpEncapsulationSocket` (§6): port range, id, quota, bind (any failure → resource unavailable). */
-  async openEncapSocket(
+  openEncapSocket(
+    caller: Caller,
+    port: number,
+    family: AddressFamily,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; socket: BackendEncapSocket }> {
+    return this.#serialize(() => this.#openEncapSocket(caller, port, family, options));
+  }
+
+  async #openEncapSocket(
     caller: Caller,
     port: number,
     family: AddressFamily,
@@ -277,7 +307,11 @@ export class IpSecService {
   }
 
   /** `closeUdpEncapsulationSocket`: unknown id → IAE. */
-  async closeEncapSocket(caller: Caller, resourceId: number): Promise<void> {
+  closeEncapSocket(caller: Caller, resourceId: number): Promise<void> {
+    return this.#serialize(() => this.#closeEncapSocket(caller, resourceId));
+  }
+
+  async #closeEncapSocket(caller: Caller, resourceId: number): Promise<void> {
     const record = this.#owner(caller.owner).encapSockets.get(resourceId);
     if (record === undefined) {
       throw new IllegalArgumentError(`No such EncapSocketRecord found for given id: ${resourceId}`);
@@ -290,7 +324,15 @@ export class IpSecService {
   // -------------------------------------------------------------------------------------------
 
   /** `createTransform` for transport mode, checks in Android's order (§4 steps 3a–3h, 4–7). */
-  async createTransform(
+  createTransform(
+    caller: Caller,
+    config: TransformConfig,
+    options: IpSecServiceCallOptions,
+  ): Promise<{ resourceId: number; description: TransformDescription }> {
+    return this.#serialize(() => this.#createTransform(caller, config, options));
+  }
+
+  async #createTransform(
     caller: Caller,
     config: TransformConfig,
     options: IpSecServiceCallOptions,
@@ -405,7 +447,11 @@ export class IpSecService {
   }
 
   /** `deleteTransform`: unknown id → IAE. */
-  async deleteTransform(caller: Caller, resourceId: number): Promise<void> {
+  deleteTransform(caller: Caller, resourceId: number): Promise<void> {
+    return this.#serialize(() => this.#deleteTransform(caller, resourceId));
+  }
+
+  async #deleteTransform(caller: Caller, resourceId: number): Promise<void> {
     const record = this.#owner(caller.owner).transforms.get(resourceId);
     if (record === undefined) {
       throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
@@ -429,7 +475,18 @@ export class IpSecService {
   // -------------------------------------------------------------------------------------------
 
   /** `applyTransportModeTransform` (§5): direction, transform of this owner, creator only. */
-  async applyTransportModeTransform(
+  applyTransportModeTransform(
+    caller: Caller,
+    socket: BackendDatagramSocket,
+    direction: unknown,
+    resourceId: number,
+  ): Promise<void> {
+    return this.#serialize(() =>
+      this.#applyTransportModeTransform(caller, socket, direction, resourceId),
+    );
+  }
+
+  async #applyTransportModeTransform(
     caller: Caller,
     socket: BackendDatagramSocket,
     direction: unknown,
@@ -447,12 +504,20 @@ export class IpSecService {
   }
 
   /** `removeTransportModeTransforms` (§5): no validation; both directions. */
-  async removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
+  removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
+    return this.#serialize(() => this.#removeTransportModeTransforms(socket));
+  }
+
+  async #removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
     await this.#backend.removeFromSocket(socket);
   }
 
   /** Releases every resource of one manager (Android: binder death of its process). */
-  async releaseAllOf(caller: Caller, ids: Iterable<number>): Promise<void> {
+  releaseAllOf(caller: Caller, ids: Iterable<number>): Promise<void> {
+    return this.#serialize(() => this.#releaseAllOf(caller, ids));
+  }
+
+  async #releaseAllOf(caller: Caller, ids: Iterable<number>): Promise<void> {
     const owner = this.#owner(caller.owner);
     const errors: unknown[] = [];
     for (const id of ids) {

@@ -334,12 +334,28 @@ export class RouteController {
     for (const family of FAMILIES) await this.#addRule(family, rule);
   }
 
-  async #addMark(iface: string, netId: number, permission: Permission): Promise<void> {
-    for (const family of FAMILIES) {
-      await this.#net.iptables(family, markRuleArgs('-A', iface, netId, permission));
-      this.#journal.set(`${family} mark ${iface}`, () =>
-        this.#net.iptables(family, markRuleArgs('-D', iface, netId, permission)),
-      );
+  async #addMark(
+    family: Family,
+    iface: string,
+    netId: number,
+    permission: Permission,
+  ): Promise<void> {
+    await this.#net.iptables(family, markRuleArgs('-A', iface, netId, permission));
+    this.#journal.set(`${family} mark ${iface}`, () =>
+      this.#net.iptables(family, markRuleArgs('-D', iface, netId, permission)),
+    );
+  }
+
+  async #deleteMark(
+    family: Family,
+    iface: string,
+    netId: number,
+    permission: Permission,
+  ): Promise<void> {
+    try {
+      await this.#net.iptables(family, markRuleArgs('-D', iface, netId, permission));
+    } finally {
+      this.#journal.delete(`${family} mark ${iface}`);
     }
   }
 
@@ -374,22 +390,20 @@ export class RouteController {
     );
   }
 
-  #markStep(iface: string, netId: number, permission: Permission) {
-    return {
-      run: () => this.#addMark(iface, netId, permission),
-      undo: () => this.#removeMark(iface, netId, permission),
-    };
+  #markSteps(iface: string, netId: number, permission: Permission) {
+    return FAMILIES.map((family) => ({
+      run: () => this.#addMark(family, iface, netId, permission),
+      undo: () => this.#deleteMark(family, iface, netId, permission),
+    }));
   }
 
   async #removeMark(iface: string, netId: number, permission: Permission): Promise<void> {
     let first: unknown;
     for (const family of FAMILIES) {
       try {
-        await this.#net.iptables(family, markRuleArgs('-D', iface, netId, permission));
+        await this.#deleteMark(family, iface, netId, permission);
       } catch (error: unknown) {
         first ??= error;
-      } finally {
-        this.#journal.delete(`${family} mark ${iface}`);
       }
     }
     if (first !== undefined) throw first;
@@ -410,7 +424,7 @@ export class RouteController {
   ): Promise<void> {
     const table = await this.#requireTable(iface);
     await this.#atomically([
-      this.#markStep(iface, netId, permission),
+      ...this.#markSteps(iface, netId, permission),
       ...this.#ruleSteps(physicalNetworkRules(netId, iface, table, permission)),
     ]);
   }
@@ -448,7 +462,7 @@ export class RouteController {
     if (!isValidInterfaceName(iface))
       fail('ESRCH', `Cannot add "${iface}" to the local network: invalid name`);
     await this.#atomically([
-      this.#markStep(iface, LOCAL_NET_ID, 'NONE'),
+      ...this.#markSteps(iface, LOCAL_NET_ID, 'NONE'),
       ...this.#ruleSteps(outputInterfaceRules(iface, ROUTE_TABLE.LOCAL_NETWORK, 'NONE')),
     ]);
   }

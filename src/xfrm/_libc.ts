@@ -12,10 +12,29 @@ import { FfiUnavailableError } from './errors.ts';
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, address: Uint8Array, addressLength: number): number;
-  sendto(fd: number, buffer: Uint8Array, length: number, flags: number, address: Uint8Array, addressLength: number): number;
+  sendto(
+    fd: number,
+    buffer: Uint8Array,
+    length: number,
+    flags: number,
+    address: Uint8Array,
+    addressLength: number,
+  ): number;
   recv(fd: number, buffer: Uint8Array, length: number, flags: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array | null, length: number): number;
-  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
+  setsockopt(
+    fd: number,
+    level: number,
+    name: number,
+    value: Uint8Array | null,
+    length: number,
+  ): number;
+  getsockopt(
+    fd: number,
+    level: number,
+    name: number,
+    value: Uint8Array,
+    length: Uint8Array,
+  ): number;
   close(fd: number): number;
   /** Asynchronous `poll(fds, nfds, timeoutMs)` on a worker thread. */
   pollAsync(fds: Uint8Array, count: number, timeoutMs: number): Promise<number>;
@@ -39,7 +58,9 @@ let cached: Libc | undefined;
 export function libc(): Libc {
   if (cached !== undefined) return cached;
   if (process.platform !== 'linux') {
-    throw new FfiUnavailableError(`Cannot load libc: the kernel backend needs Linux, not ${process.platform}`);
+    throw new FfiUnavailableError(
+      `Cannot load libc: the kernel backend needs Linux, not ${process.platform}`,
+    );
   }
   let lib: ReturnType<typeof koffi.load>;
   try {
@@ -50,9 +71,13 @@ export function libc(): Libc {
   const fn = (decl: string): Bound => lib.func(decl) as Bound;
   const socket = fn('int socket(int domain, int type, int protocol)');
   const bind = fn('int bind(int fd, const void *addr, uint32_t addrlen)');
-  const sendto = fn('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+  const sendto = fn(
+    'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+  );
   const recv = fn('intptr_t recv(int fd, void *buf, size_t len, int flags)');
-  const setsockopt = fn('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
+  const setsockopt = fn(
+    'int setsockopt(int fd, int level, int name, const void *value, uint32_t len)',
+  );
   const getsockopt = fn('int getsockopt(int fd, int level, int name, void *value, void *len)');
   const close = fn('int close(int fd)');
   const poll = fn('int poll(void *fds, unsigned long nfds, int timeout)');

@@ -76,7 +76,8 @@ export class NetlinkError extends XfrmError {
   readonly kernelMessage: string | undefined;
   constructor(operation: string, errno: number, options?: NetlinkErrorOptions) {
     const name = errnoName(errno);
-    const detail = options?.kernelMessage === undefined ? '' : `; kernel says "${options.kernelMessage}"`;
+    const detail =
+      options?.kernelMessage === undefined ? '' : `; kernel says "${options.kernelMessage}"`;
     super(
       `Cannot ${operation}: ${errnoDescription(errno)} (${name})${detail}`,
       'ERR_XFRM_NETLINK',
@@ -139,5 +140,31 @@ export class FfiUnavailableError extends XfrmError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_XFRM_FFI_UNAVAILABLE', options);
     this.name = 'FfiUnavailableError';
+  }
+}
+
+/**
+ * A `setsockopt`/`getsockopt` on a Node socket's descriptor failed; carries the positive `errno`
+ * and its symbolic name (`EPERM` without CAP_NET_ADMIN, `EINVAL` for a malformed policy, …).
+ *
+ * @example
+ * ```ts
+ * import { SocketOptionError } from './errors.ts';
+ * new SocketOptionError('apply IP_XFRM_POLICY', 1).message; // 'Cannot apply IP_XFRM_POLICY: operation not permitted (EPERM)'
+ * ```
+ */
+export class SocketOptionError extends XfrmError {
+  readonly errno: number;
+  readonly errnoName: string;
+  constructor(operation: string, errno: number, options?: ErrorOptions) {
+    const name = errnoName(errno);
+    super(
+      `Cannot ${operation}: ${errnoDescription(errno)} (${name})`,
+      'ERR_XFRM_SOCKET_OPTION',
+      options,
+    );
+    this.name = 'SocketOptionError';
+    this.errno = errno;
+    this.errnoName = name;
   }
 }

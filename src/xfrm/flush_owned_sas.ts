@@ -54,7 +54,10 @@ export function isOwnedSa(sa: XfrmSaState, filter: OwnedSaFilter): boolean {
  * const { deleted } = await flushOwnedSas(nl, { reqid: 1000 });
  * ```
  */
-export async function flushOwnedSas(socket: NetlinkSocket, filter: OwnedSaFilter): Promise<FlushOwnedSasResult> {
+export async function flushOwnedSas(
+  socket: NetlinkSocket,
+  filter: OwnedSaFilter,
+): Promise<FlushOwnedSasResult> {
   const entries = await socket.dump(encodeDumpSaRequest(), { operation: 'dump SAs' });
   let deleted = 0;
   let expiring = 0;
@@ -73,7 +76,9 @@ export async function flushOwnedSas(socket: NetlinkSocket, filter: OwnedSaFilter
       ...(sa.mark === undefined ? {} : { mark: sa.mark }),
     });
     try {
-      await socket.request(request, { operation: `delete SA 0x${sa.spi.toString(16).padStart(8, '0')}` });
+      await socket.request(request, {
+        operation: `delete SA 0x${sa.spi.toString(16).padStart(8, '0')}`,
+      });
     } catch (err: unknown) {
       if (!(err instanceof NetlinkError && err.errno === ESRCH)) throw err;
     }

@@ -21,13 +21,6 @@
 import type { AeadName, AuthName, CipherName } from '../esp/transform.ts';
 import { MalformedNetlinkMessageError } from './errors.ts';
 import {
-  AF_UNSPEC,
-  type AddressFamilyNumber,
-  formatXfrmAddress,
-  parseXfrmAddress,
-  XFRM_ADDRESS_LENGTH,
-} from './xfrm_address.ts';
-import {
   decodeAttributes,
   encodeNetlinkMessage,
   HOST_LITTLE_ENDIAN,
@@ -38,6 +31,13 @@ import {
   NLM_F_DUMP,
   NLM_F_REQUEST,
 } from './netlink/message.ts';
+import {
+  type AddressFamilyNumber,
+  AF_UNSPEC,
+  formatXfrmAddress,
+  parseXfrmAddress,
+  XFRM_ADDRESS_LENGTH,
+} from './xfrm_address.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Kernel constants (include/uapi/linux/xfrm.h, in.h, udp.h)
@@ -592,10 +592,22 @@ export interface XfrmSaState {
   readonly selector: XfrmSelector;
   readonly lifetime: XfrmLifetimeConfig;
   readonly current: XfrmLifetimeCurrent;
-  readonly stats: { readonly replayWindow: number; readonly replay: number; readonly integrityFailed: number };
-  readonly aead?: { readonly name: string; readonly keyLengthBits: number; readonly icvLengthBits: number };
+  readonly stats: {
+    readonly replayWindow: number;
+    readonly replay: number;
+    readonly integrityFailed: number;
+  };
+  readonly aead?: {
+    readonly name: string;
+    readonly keyLengthBits: number;
+    readonly icvLengthBits: number;
+  };
   readonly cipher?: { readonly name: string; readonly keyLengthBits: number };
-  readonly auth?: { readonly name: string; readonly keyLengthBits: number; readonly truncationLengthBits: number };
+  readonly auth?: {
+    readonly name: string;
+    readonly keyLengthBits: number;
+    readonly truncationLengthBits: number;
+  };
   readonly encap?: {
     readonly type: number;
     readonly sourcePort: number;
@@ -634,16 +646,21 @@ function directionNumber(direction: XfrmDirection): number {
   if (direction === 'in') return XFRM_POLICY_IN;
   if (direction === 'out') return XFRM_POLICY_OUT;
   if (direction === 'fwd') return XFRM_POLICY_FWD;
-  throw new RangeError(`Cannot encode policy direction "${String(direction)}": expected in, out or fwd`);
+  throw new RangeError(
+    `Cannot encode policy direction "${String(direction)}": expected in, out or fwd`,
+  );
 }
 
 /** Parses a destination/source pair; the source must be empty or of the destination's family. */
 function parsePair(destination: string, source: string | undefined, what: string) {
   const dst = parseXfrmAddress(destination);
-  if (dst.family === AF_UNSPEC) throw new TypeError(`Cannot encode ${what}: the destination address is empty`);
+  if (dst.family === AF_UNSPEC)
+    throw new TypeError(`Cannot encode ${what}: the destination address is empty`);
   const src = parseXfrmAddress(source ?? '');
   if (src.family !== AF_UNSPEC && src.family !== dst.family) {
-    throw new TypeError(`Cannot encode ${what}: source "${source}" and destination "${destination}" differ in family`);
+    throw new TypeError(
+      `Cannot encode ${what}: source "${source}" and destination "${destination}" differ in family`,
+    );
   }
   return { dst, src };
 }
@@ -655,17 +672,43 @@ function writeSelector(dv: DataView, base: number, init: XfrmSelectorInit | unde
   const bytes = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
   bytes.set(dst.bytes, base + SELECTOR_DADDR_OFFSET);
   bytes.set(src.bytes, base + SELECTOR_SADDR_OFFSET);
-  dv.setUint16(base + SELECTOR_DPORT_OFFSET, checkUint(s.destinationPort ?? 0, 16, 'selector port'), false);
-  dv.setUint16(base + SELECTOR_DPORT_MASK_OFFSET, checkUint(s.destinationPortMask ?? 0, 16, 'port mask'), false);
-  dv.setUint16(base + SELECTOR_SPORT_OFFSET, checkUint(s.sourcePort ?? 0, 16, 'selector port'), false);
-  dv.setUint16(base + SELECTOR_SPORT_MASK_OFFSET, checkUint(s.sourcePortMask ?? 0, 16, 'port mask'), false);
+  dv.setUint16(
+    base + SELECTOR_DPORT_OFFSET,
+    checkUint(s.destinationPort ?? 0, 16, 'selector port'),
+    false,
+  );
+  dv.setUint16(
+    base + SELECTOR_DPORT_MASK_OFFSET,
+    checkUint(s.destinationPortMask ?? 0, 16, 'port mask'),
+    false,
+  );
+  dv.setUint16(
+    base + SELECTOR_SPORT_OFFSET,
+    checkUint(s.sourcePort ?? 0, 16, 'selector port'),
+    false,
+  );
+  dv.setUint16(
+    base + SELECTOR_SPORT_MASK_OFFSET,
+    checkUint(s.sourcePortMask ?? 0, 16, 'port mask'),
+    false,
+  );
   const family = s.family ?? (dst.family !== AF_UNSPEC ? dst.family : src.family);
   dv.setUint16(base + SELECTOR_FAMILY_OFFSET, family, HOST_LITTLE_ENDIAN);
-  dv.setUint8(base + SELECTOR_PREFIXLEN_D_OFFSET, checkUint(s.destinationPrefixLength ?? 0, 8, 'prefix length'));
-  dv.setUint8(base + SELECTOR_PREFIXLEN_S_OFFSET, checkUint(s.sourcePrefixLength ?? 0, 8, 'prefix length'));
+  dv.setUint8(
+    base + SELECTOR_PREFIXLEN_D_OFFSET,
+    checkUint(s.destinationPrefixLength ?? 0, 8, 'prefix length'),
+  );
+  dv.setUint8(
+    base + SELECTOR_PREFIXLEN_S_OFFSET,
+    checkUint(s.sourcePrefixLength ?? 0, 8, 'prefix length'),
+  );
   dv.setUint8(base + SELECTOR_PROTO_OFFSET, checkUint(s.proto ?? 0, 8, 'selector protocol'));
   dv.setInt32(base + SELECTOR_IFINDEX_OFFSET, s.ifindex ?? 0, HOST_LITTLE_ENDIAN);
-  dv.setUint32(base + SELECTOR_USER_OFFSET, checkUint(s.user ?? 0, 32, 'selector user'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    base + SELECTOR_USER_OFFSET,
+    checkUint(s.user ?? 0, 32, 'selector user'),
+    HOST_LITTLE_ENDIAN,
+  );
 }
 
 /** Reads a selector; addresses are formatted in `fallbackFamily` when the selector's is AF_UNSPEC. */
@@ -727,15 +770,25 @@ function writeUserSaInfo(bytes: Uint8Array, base: number, init: XfrmSaInfoInit):
   writeSelector(dv, base + USERSA_SEL_OFFSET, init.selector);
   bytes.set(dst.bytes, base + USERSA_ID_OFFSET + XFRM_ID_DADDR_OFFSET);
   dv.setUint32(base + USERSA_ID_OFFSET + XFRM_ID_SPI_OFFSET, checkUint(init.spi, 32, 'SPI'), false);
-  dv.setUint8(base + USERSA_ID_OFFSET + XFRM_ID_PROTO_OFFSET, checkUint(init.proto ?? IPPROTO_ESP, 8, 'protocol'));
+  dv.setUint8(
+    base + USERSA_ID_OFFSET + XFRM_ID_PROTO_OFFSET,
+    checkUint(init.proto ?? IPPROTO_ESP, 8, 'protocol'),
+  );
   bytes.set(src.bytes, base + USERSA_SADDR_OFFSET);
   writeLifetime(dv, base + USERSA_LFT_OFFSET, init.lifetime ?? XFRM_LIFETIME_INFINITE);
   // curlft and stats stay zero: the kernel ignores them on input.
   dv.setUint32(base + USERSA_SEQ_OFFSET, checkUint(init.seq ?? 0, 32, 'seq'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(base + USERSA_REQID_OFFSET, checkUint(init.reqid ?? 0, 32, 'reqid'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    base + USERSA_REQID_OFFSET,
+    checkUint(init.reqid ?? 0, 32, 'reqid'),
+    HOST_LITTLE_ENDIAN,
+  );
   dv.setUint16(base + USERSA_FAMILY_OFFSET, dst.family, HOST_LITTLE_ENDIAN);
   dv.setUint8(base + USERSA_MODE_OFFSET, modeNumber(init.mode));
-  dv.setUint8(base + USERSA_REPLAY_WINDOW_OFFSET, checkUint(init.replayWindow ?? 0, 8, 'replay window'));
+  dv.setUint8(
+    base + USERSA_REPLAY_WINDOW_OFFSET,
+    checkUint(init.replayWindow ?? 0, 8, 'replay window'),
+  );
   dv.setUint8(base + USERSA_FLAGS_OFFSET, checkUint(init.flags ?? 0, 8, 'SA flags'));
   return dst.family;
 }
@@ -743,14 +796,18 @@ function writeUserSaInfo(bytes: Uint8Array, base: number, init: XfrmSaInfoInit):
 function encodeName(name: string, out: Uint8Array): void {
   const encoded = new TextEncoder().encode(name);
   if (encoded.length === 0 || encoded.length >= XFRM_ALGO_NAME_LENGTH) {
-    throw new RangeError(`Cannot encode algorithm name "${name}": must be 1..${XFRM_ALGO_NAME_LENGTH - 1} bytes`);
+    throw new RangeError(
+      `Cannot encode algorithm name "${name}": must be 1..${XFRM_ALGO_NAME_LENGTH - 1} bytes`,
+    );
   }
   out.set(encoded, 0);
 }
 
 function checkKey(key: Uint8Array, name: string): void {
   if (!(key instanceof Uint8Array) || key.length > MAX_KEY_LENGTH) {
-    throw new RangeError(`Cannot encode key for "${name}": must be a Uint8Array of at most ${MAX_KEY_LENGTH} bytes`);
+    throw new RangeError(
+      `Cannot encode key for "${name}": must be a Uint8Array of at most ${MAX_KEY_LENGTH} bytes`,
+    );
   }
 }
 
@@ -763,7 +820,11 @@ function algorithmValue(name: string, key: Uint8Array, extraBits?: number): Uint
   encodeName(name, out);
   dv.setUint32(ALGO_KEY_LENGTH_OFFSET, key.length * 8, HOST_LITTLE_ENDIAN);
   if (extraBits !== undefined) {
-    dv.setUint32(ALGO_TRUNC_LENGTH_OFFSET, checkUint(extraBits, 32, 'ICV/truncation length'), HOST_LITTLE_ENDIAN);
+    dv.setUint32(
+      ALGO_TRUNC_LENGTH_OFFSET,
+      checkUint(extraBits, 32, 'ICV/truncation length'),
+      HOST_LITTLE_ENDIAN,
+    );
   }
   out.set(key, headerLength);
   return out;
@@ -782,11 +843,17 @@ function encapAttribute(encap: XfrmEncapInit): NetlinkAttribute {
   const dv = dataView(value);
   const type = encap.type === 'espinudp' ? UDP_ENCAP_ESPINUDP : UDP_ENCAP_ESPINUDP_NON_IKE;
   if (encap.type !== 'espinudp' && encap.type !== 'espinudp-non-ike') {
-    throw new RangeError(`Cannot encode encapsulation type "${String(encap.type)}": expected espinudp`);
+    throw new RangeError(
+      `Cannot encode encapsulation type "${String(encap.type)}": expected espinudp`,
+    );
   }
   dv.setUint16(ENCAP_TYPE_OFFSET, type, HOST_LITTLE_ENDIAN);
   dv.setUint16(ENCAP_SPORT_OFFSET, checkUint(encap.sourcePort, 16, 'encap source port'), false);
-  dv.setUint16(ENCAP_DPORT_OFFSET, checkUint(encap.destinationPort, 16, 'encap destination port'), false);
+  dv.setUint16(
+    ENCAP_DPORT_OFFSET,
+    checkUint(encap.destinationPort, 16, 'encap destination port'),
+    false,
+  );
   value.set(parseXfrmAddress(encap.originalAddress ?? '').bytes, ENCAP_OA_OFFSET);
   return { type: XFRMA_ENCAP, value };
 }
@@ -794,23 +861,39 @@ function encapAttribute(encap: XfrmEncapInit): NetlinkAttribute {
 function replayEsnAttribute(esn: XfrmReplayEsnInit): NetlinkAttribute {
   const window = checkUint(esn.replayWindow, 32, 'replay window');
   if (window > XFRMA_REPLAY_ESN_MAX) {
-    throw new RangeError(`Cannot encode replay window ${window}: the kernel accepts at most ${XFRMA_REPLAY_ESN_MAX}`);
+    throw new RangeError(
+      `Cannot encode replay window ${window}: the kernel accepts at most ${XFRMA_REPLAY_ESN_MAX}`,
+    );
   }
   const bmpLength = Math.ceil(window / 32);
   const words = esn.bitmap ?? [];
   if (esn.bitmap !== undefined && words.length !== bmpLength) {
-    throw new RangeError(`Cannot encode replay bitmap: ${words.length} words given, window ${window} needs ${bmpLength}`);
+    throw new RangeError(
+      `Cannot encode replay bitmap: ${words.length} words given, window ${window} needs ${bmpLength}`,
+    );
   }
   const value = new Uint8Array(XFRM_REPLAY_ESN_LENGTH + 4 * words.length);
   const dv = dataView(value);
   dv.setUint32(REPLAY_ESN_BMP_LEN_OFFSET, bmpLength, HOST_LITTLE_ENDIAN);
   dv.setUint32(REPLAY_ESN_OSEQ_OFFSET, checkUint(esn.oseq ?? 0, 32, 'oseq'), HOST_LITTLE_ENDIAN);
   dv.setUint32(REPLAY_ESN_SEQ_OFFSET, checkUint(esn.seq ?? 0, 32, 'seq'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(REPLAY_ESN_OSEQ_HI_OFFSET, checkUint(esn.oseqHi ?? 0, 32, 'oseq_hi'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(REPLAY_ESN_SEQ_HI_OFFSET, checkUint(esn.seqHi ?? 0, 32, 'seq_hi'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    REPLAY_ESN_OSEQ_HI_OFFSET,
+    checkUint(esn.oseqHi ?? 0, 32, 'oseq_hi'),
+    HOST_LITTLE_ENDIAN,
+  );
+  dv.setUint32(
+    REPLAY_ESN_SEQ_HI_OFFSET,
+    checkUint(esn.seqHi ?? 0, 32, 'seq_hi'),
+    HOST_LITTLE_ENDIAN,
+  );
   dv.setUint32(REPLAY_ESN_WINDOW_OFFSET, window, HOST_LITTLE_ENDIAN);
   words.forEach((word, i) => {
-    dv.setUint32(XFRM_REPLAY_ESN_LENGTH + 4 * i, checkUint(word, 32, 'bitmap word'), HOST_LITTLE_ENDIAN);
+    dv.setUint32(
+      XFRM_REPLAY_ESN_LENGTH + 4 * i,
+      checkUint(word, 32, 'bitmap word'),
+      HOST_LITTLE_ENDIAN,
+    );
   });
   return { type: XFRMA_REPLAY_ESN_VAL, value };
 }
@@ -836,16 +919,27 @@ function encodeSaRequest(type: number, options: XfrmSaRequestOptions): Uint8Arra
     attributes.push({ type: XFRMA_ALG_AEAD, value: algorithmValue(name, key, icvLengthBits) });
   }
   if (options.cipher !== undefined) {
-    attributes.push({ type: XFRMA_ALG_CRYPT, value: algorithmValue(options.cipher.name, options.cipher.key) });
+    attributes.push({
+      type: XFRMA_ALG_CRYPT,
+      value: algorithmValue(options.cipher.name, options.cipher.key),
+    });
   }
   if (options.auth !== undefined) {
     const { name, key, truncationLengthBits } = options.auth;
-    attributes.push({ type: XFRMA_ALG_AUTH_TRUNC, value: algorithmValue(name, key, truncationLengthBits) });
+    attributes.push({
+      type: XFRMA_ALG_AUTH_TRUNC,
+      value: algorithmValue(name, key, truncationLengthBits),
+    });
   }
   if (options.encap !== undefined) attributes.push(encapAttribute(options.encap));
   if (options.replayEsn !== undefined) attributes.push(replayEsnAttribute(options.replayEsn));
   if (options.mark !== undefined) attributes.push(markAttribute(options.mark));
-  const message = encodeNetlinkMessage({ type, flags: options.netlinkFlags ?? DEFAULT_REQUEST_FLAGS, body, attributes });
+  const message = encodeNetlinkMessage({
+    type,
+    flags: options.netlinkFlags ?? DEFAULT_REQUEST_FLAGS,
+    body,
+    attributes,
+  });
   for (const a of attributes) if (a.type !== XFRMA_MARK) a.value.fill(0); // scrub key copies
   return message;
 }
@@ -900,7 +994,8 @@ export function encodeUpdateSaRequest(options: XfrmSaRequestOptions): Uint8Array
 export function encodeAllocSpiRequest(options: XfrmAllocSpiOptions): Uint8Array {
   const min = checkUint(options.min, 32, 'SPI minimum');
   const max = checkUint(options.max, 32, 'SPI maximum');
-  if (min > max) throw new RangeError(`Cannot encode SPI range: minimum ${min} is above maximum ${max}`);
+  if (min > max)
+    throw new RangeError(`Cannot encode SPI range: minimum ${min} is above maximum ${max}`);
   const body = new Uint8Array(XFRM_USERSPI_INFO_LENGTH);
   writeUserSaInfo(body, 0, { ...options, spi: 0 });
   const dv = dataView(body);
@@ -926,7 +1021,12 @@ function encodeSaIdRequest(type: number, id: XfrmSaIdInit): Uint8Array {
   const attributes: NetlinkAttribute[] = [];
   if (id.source !== undefined) attributes.push(addressAttribute(XFRMA_SRCADDR, src.bytes));
   if (id.mark !== undefined) attributes.push(markAttribute(id.mark));
-  return encodeNetlinkMessage({ type, flags: id.netlinkFlags ?? DEFAULT_REQUEST_FLAGS, body, attributes });
+  return encodeNetlinkMessage({
+    type,
+    flags: id.netlinkFlags ?? DEFAULT_REQUEST_FLAGS,
+    body,
+    attributes,
+  });
 }
 
 /**
@@ -992,10 +1092,21 @@ function writePolicyInfo(bytes: Uint8Array, base: number, init: XfrmPolicyInfoIn
   const dv = dataView(bytes);
   writeSelector(dv, base + USERPOLICY_SEL_OFFSET, init.selector);
   writeLifetime(dv, base + USERPOLICY_LFT_OFFSET, init.lifetime ?? XFRM_LIFETIME_INFINITE);
-  dv.setUint32(base + USERPOLICY_PRIORITY_OFFSET, checkUint(init.priority ?? 0, 32, 'priority'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(base + USERPOLICY_INDEX_OFFSET, checkUint(init.index ?? 0, 32, 'index'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    base + USERPOLICY_PRIORITY_OFFSET,
+    checkUint(init.priority ?? 0, 32, 'priority'),
+    HOST_LITTLE_ENDIAN,
+  );
+  dv.setUint32(
+    base + USERPOLICY_INDEX_OFFSET,
+    checkUint(init.index ?? 0, 32, 'index'),
+    HOST_LITTLE_ENDIAN,
+  );
   dv.setUint8(base + USERPOLICY_DIR_OFFSET, directionNumber(init.direction));
-  dv.setUint8(base + USERPOLICY_ACTION_OFFSET, init.action === 'block' ? XFRM_POLICY_BLOCK : XFRM_POLICY_ALLOW);
+  dv.setUint8(
+    base + USERPOLICY_ACTION_OFFSET,
+    init.action === 'block' ? XFRM_POLICY_BLOCK : XFRM_POLICY_ALLOW,
+  );
   dv.setUint8(base + USERPOLICY_FLAGS_OFFSET, checkUint(init.flags ?? 0, 8, 'policy flags'));
   dv.setUint8(base + USERPOLICY_SHARE_OFFSET, checkUint(init.share ?? XFRM_SHARE_ANY, 8, 'share'));
 }
@@ -1005,17 +1116,36 @@ function writeTemplate(bytes: Uint8Array, base: number, init: XfrmTemplateInit):
   const { dst, src } = parsePair(init.destination, init.source, 'policy template');
   bytes.set(dst.bytes, base + TMPL_ID_OFFSET + XFRM_ID_DADDR_OFFSET);
   dv.setUint32(base + TMPL_ID_OFFSET + XFRM_ID_SPI_OFFSET, checkUint(init.spi, 32, 'SPI'), false);
-  dv.setUint8(base + TMPL_ID_OFFSET + XFRM_ID_PROTO_OFFSET, checkUint(init.proto ?? IPPROTO_ESP, 8, 'protocol'));
+  dv.setUint8(
+    base + TMPL_ID_OFFSET + XFRM_ID_PROTO_OFFSET,
+    checkUint(init.proto ?? IPPROTO_ESP, 8, 'protocol'),
+  );
   dv.setUint16(base + TMPL_FAMILY_OFFSET, init.family ?? dst.family, HOST_LITTLE_ENDIAN);
   bytes.set(src.bytes, base + TMPL_SADDR_OFFSET);
-  dv.setUint32(base + TMPL_REQID_OFFSET, checkUint(init.reqid ?? 0, 32, 'reqid'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    base + TMPL_REQID_OFFSET,
+    checkUint(init.reqid ?? 0, 32, 'reqid'),
+    HOST_LITTLE_ENDIAN,
+  );
   dv.setUint8(base + TMPL_MODE_OFFSET, modeNumber(init.mode));
   dv.setUint8(base + TMPL_SHARE_OFFSET, checkUint(init.share ?? XFRM_SHARE_ANY, 8, 'share'));
   dv.setUint8(base + TMPL_OPTIONAL_OFFSET, init.optional === true ? 1 : 0);
   const algos = (v: number | undefined, d: number, what: string) => checkUint(v ?? d, 32, what);
-  dv.setUint32(base + TMPL_AALGOS_OFFSET, algos(init.authAlgorithms, 0xffffffff, 'aalgos'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(base + TMPL_EALGOS_OFFSET, algos(init.encryptionAlgorithms, 0xffffffff, 'ealgos'), HOST_LITTLE_ENDIAN);
-  dv.setUint32(base + TMPL_CALGOS_OFFSET, algos(init.compressionAlgorithms, 0, 'calgos'), HOST_LITTLE_ENDIAN);
+  dv.setUint32(
+    base + TMPL_AALGOS_OFFSET,
+    algos(init.authAlgorithms, 0xffffffff, 'aalgos'),
+    HOST_LITTLE_ENDIAN,
+  );
+  dv.setUint32(
+    base + TMPL_EALGOS_OFFSET,
+    algos(init.encryptionAlgorithms, 0xffffffff, 'ealgos'),
+    HOST_LITTLE_ENDIAN,
+  );
+  dv.setUint32(
+    base + TMPL_CALGOS_OFFSET,
+    algos(init.compressionAlgorithms, 0, 'calgos'),
+    HOST_LITTLE_ENDIAN,
+  );
 }
 
 /**
@@ -1065,8 +1195,12 @@ export function encodeNewPolicyRequest(options: XfrmNewPolicyOptions): Uint8Arra
  * value.length; // 232
  * ```
  */
-export function encodeSocketPolicy(policy: XfrmPolicyInfoInit, template: XfrmTemplateInit): Uint8Array {
-  if (policy.direction === 'fwd') throw new RangeError('Cannot encode socket policy: direction must be in or out');
+export function encodeSocketPolicy(
+  policy: XfrmPolicyInfoInit,
+  template: XfrmTemplateInit,
+): Uint8Array {
+  if (policy.direction === 'fwd')
+    throw new RangeError('Cannot encode socket policy: direction must be in or out');
   const out = new Uint8Array(XFRM_USERPOLICY_INFO_LENGTH + XFRM_USER_TMPL_LENGTH);
   writePolicyInfo(out, 0, policy);
   writeTemplate(out, XFRM_USERPOLICY_INFO_LENGTH, template);
@@ -1109,7 +1243,9 @@ export interface XfrmSocketPolicy {
 export function decodeSocketPolicy(bytes: Uint8Array): XfrmSocketPolicy {
   const expected = XFRM_USERPOLICY_INFO_LENGTH + XFRM_USER_TMPL_LENGTH;
   if (bytes.length !== expected) {
-    throw new MalformedNetlinkMessageError(`Cannot decode socket policy: ${bytes.length} bytes, expected ${expected}`);
+    throw new MalformedNetlinkMessageError(
+      `Cannot decode socket policy: ${bytes.length} bytes, expected ${expected}`,
+    );
   }
   const dv = dataView(bytes);
   const t = XFRM_USERPOLICY_INFO_LENGTH;
@@ -1120,9 +1256,16 @@ export function decodeSocketPolicy(bytes: Uint8Array): XfrmSocketPolicy {
     flags: dv.getUint8(USERPOLICY_FLAGS_OFFSET),
     share: dv.getUint8(USERPOLICY_SHARE_OFFSET),
     priority: dv.getUint32(USERPOLICY_PRIORITY_OFFSET, HOST_LITTLE_ENDIAN),
-    selector: readSelector(bytes, USERPOLICY_SEL_OFFSET, dv.getUint16(t + TMPL_FAMILY_OFFSET, HOST_LITTLE_ENDIAN)),
+    selector: readSelector(
+      bytes,
+      USERPOLICY_SEL_OFFSET,
+      dv.getUint16(t + TMPL_FAMILY_OFFSET, HOST_LITTLE_ENDIAN),
+    ),
     template: {
-      destination: formatXfrmAddress(bytes.subarray(t + TMPL_ID_OFFSET + XFRM_ID_DADDR_OFFSET), family),
+      destination: formatXfrmAddress(
+        bytes.subarray(t + TMPL_ID_OFFSET + XFRM_ID_DADDR_OFFSET),
+        family,
+      ),
       source: formatXfrmAddress(bytes.subarray(t + TMPL_SADDR_OFFSET), family),
       spi: dv.getUint32(t + TMPL_ID_OFFSET + XFRM_ID_SPI_OFFSET, false),
       proto: dv.getUint8(t + TMPL_ID_OFFSET + XFRM_ID_PROTO_OFFSET),
@@ -1150,7 +1293,9 @@ function readName(value: Uint8Array): string {
 
 function needLength(value: Uint8Array, length: number, what: string): DataView {
   if (value.length < length) {
-    throw new MalformedNetlinkMessageError(`Cannot decode ${what}: ${value.length} bytes, expected at least ${length}`);
+    throw new MalformedNetlinkMessageError(
+      `Cannot decode ${what}: ${value.length} bytes, expected at least ${length}`,
+    );
   }
   return dataView(value);
 }
@@ -1169,7 +1314,9 @@ function needLength(value: Uint8Array, length: number, what: string): DataView {
  */
 export function decodeSaMessage(message: NetlinkMessage): XfrmSaState {
   if (message.type !== XFRM_MSG_NEWSA && message.type !== XFRM_MSG_UPDSA) {
-    throw new MalformedNetlinkMessageError(`Cannot decode SA: message type 0x${message.type.toString(16)} is not NEWSA`);
+    throw new MalformedNetlinkMessageError(
+      `Cannot decode SA: message type 0x${message.type.toString(16)} is not NEWSA`,
+    );
   }
   const p = message.payload;
   const dv = needLength(p, XFRM_USERSA_INFO_LENGTH, 'xfrm_usersa_info');
@@ -1215,7 +1362,10 @@ export function decodeSaMessage(message: NetlinkMessage): XfrmSaState {
         const d = needLength(v, XFRM_ALGO_LENGTH, 'XFRMA_ALG_CRYPT');
         state = {
           ...state,
-          cipher: { name: readName(v), keyLengthBits: d.getUint32(ALGO_KEY_LENGTH_OFFSET, HOST_LITTLE_ENDIAN) },
+          cipher: {
+            name: readName(v),
+            keyLengthBits: d.getUint32(ALGO_KEY_LENGTH_OFFSET, HOST_LITTLE_ENDIAN),
+          },
         };
         break;
       }
@@ -1248,7 +1398,10 @@ export function decodeSaMessage(message: NetlinkMessage): XfrmSaState {
         const d = needLength(v, XFRM_MARK_LENGTH, 'XFRMA_MARK');
         state = {
           ...state,
-          mark: { value: d.getUint32(0, HOST_LITTLE_ENDIAN), mask: d.getUint32(4, HOST_LITTLE_ENDIAN) },
+          mark: {
+            value: d.getUint32(0, HOST_LITTLE_ENDIAN),
+            mask: d.getUint32(4, HOST_LITTLE_ENDIAN),
+          },
         };
         break;
       }
@@ -1302,4 +1455,3 @@ export function decodeSaMessage(message: NetlinkMessage): XfrmSaState {
 export function addressFamilyOf(address: string): AddressFamilyNumber {
   return parseXfrmAddress(address).family;
 }
-

@@ -67,7 +67,8 @@ function writeIpv6(text: string, out: Uint8Array): void {
   }
   const [head = '', rest] = body.split('::');
   const headGroups = head === '' ? [] : head.split(':').map((g) => Number.parseInt(g, 16));
-  let restGroups = rest === undefined || rest === '' ? [] : rest.split(':').map((g) => Number.parseInt(g, 16));
+  let restGroups =
+    rest === undefined || rest === '' ? [] : rest.split(':').map((g) => Number.parseInt(g, 16));
   if (tail.length > 0) {
     if (rest === undefined) headGroups.splice(headGroups.length - 1, 1, ...tail);
     else restGroups = [...restGroups.slice(0, -1), ...tail];

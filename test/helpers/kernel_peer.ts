@@ -38,7 +38,7 @@ export const GUEST_IP = '/sbin/ip';
 
 const DEFAULT_BOOT_TIMEOUT_MS = 60_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
-const START_ATTEMPTS = 3;
+const START_ATTEMPTS = 2;
 const STOP_GRACE_MS = 3_000;
 
 /** Options of {@link KernelPeer.start}. */

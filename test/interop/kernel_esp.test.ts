@@ -30,7 +30,9 @@ const REPLAY_WINDOW = 64;
 const ROUNDS = 4;
 /** ESN cases start both sides here so the 4 rounds cross from seq-hi 0 to seq-hi 1. */
 const ESN_START = 0xfffffffen;
-const REPLY_TIMEOUT_MS = 10_000;
+const REPLY_TIMEOUT_MS = 5_000;
+const BOOT_TIMEOUT_MS = 120_000;
+const CASE_TIMEOUT_MS = 60_000;
 
 type Algorithms = Pick<EspInboundSaOptions, 'aead' | 'cipher' | 'auth'>;
 
@@ -172,6 +174,11 @@ class HostEndpoint {
     return this.#queue.length;
   }
 
+  /** Forgets datagrams left over from an earlier (failed) case. */
+  drain(): void {
+    this.#queue.length = 0;
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
@@ -192,14 +199,17 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
   let host: HostEndpoint;
   let caseIndex = 0;
 
-  before(async () => {
-    peer = await KernelPeer.start();
-    host = await HostEndpoint.open();
-    console.log(
-      `kernel peer ${peer.kernelVersion}: image ${peer.image.cached ? 'cached' : 'built'} in ` +
-        `${peer.image.buildMs} ms, boot ${peer.bootMs} ms`,
-    );
-  });
+  before(
+    async () => {
+      peer = await KernelPeer.start();
+      host = await HostEndpoint.open();
+      console.log(
+        `kernel peer ${peer.kernelVersion}: image ${peer.image.cached ? 'cached' : 'built'} in ` +
+          `${peer.image.buildMs} ms, boot ${peer.bootMs} ms`,
+      );
+    },
+    { timeout: BOOT_TIMEOUT_MS },
+  );
 
   after(async () => {
     await host?.close();
@@ -218,6 +228,7 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
       console.log(
         `--- ${label}: /proc/net/xfrm_stat\n${stat}\n--- ip -s xfrm state (nokeys)\n${states}`,
       );
+      console.log(`--- guest console (tail)\n${peer.consoleLog().slice(-2000)}`);
       throw error;
     }
   }
@@ -229,6 +240,7 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
     const spiOut = spiIn + 1; // guest → host (kernel outbound)
     const { engine, kernel } = algorithms.make();
     await peer.flushXfrm();
+    host.drain();
     const esnArgs = (kind: 'in' | 'out'): string[] =>
       esn
         ? [
@@ -359,79 +371,83 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
   for (const algorithms of ALGORITHM_CASES) {
     for (const esn of [false, true]) {
       const label = `${algorithms.label}${esn ? ', ESN from 2^32-2' : ''}`;
-      test(`UDP both ways, replays refused both ways: ${label}`, async () => {
-        const port = ++appPort;
-        await withDiagnostics(label, async () => {
-          const { outbound, inbound, spiIn } = await setUp(algorithms, esn, port);
-          const firstSeq = esn ? ESN_START : 1n;
-          let last: { packet: Buffer; seq: bigint } | undefined;
-          for (let round = 0; round < ROUNDS; round++) {
-            const text = `round ${round} of ${label}`;
-            last = await roundTrip(outbound, inbound, port, text);
-            // The kernel's outbound counter runs in step with ours (same start, one reply each).
-            assert.equal(last.seq, firstSeq + BigInt(round));
-            assert.equal(outbound.lastSequenceNumber, firstSeq + BigInt(round));
-          }
-          assert.ok(last !== undefined);
-          if (esn) assert.equal(last.seq >> 32n, 1n, 'ESN case did not cross 2^32');
+      test(
+        `UDP both ways, replays refused both ways: ${label}`,
+        { timeout: CASE_TIMEOUT_MS },
+        async () => {
+          const port = ++appPort;
+          await withDiagnostics(label, async () => {
+            const { outbound, inbound, spiIn } = await setUp(algorithms, esn, port);
+            const firstSeq = esn ? ESN_START : 1n;
+            let last: { packet: Buffer; seq: bigint } | undefined;
+            for (let round = 0; round < ROUNDS; round++) {
+              const text = `round ${round} of ${label}`;
+              last = await roundTrip(outbound, inbound, port, text);
+              // The kernel's outbound counter runs in step with ours (same start, one reply each).
+              assert.equal(last.seq, firstSeq + BigInt(round));
+              assert.equal(outbound.lastSequenceNumber, firstSeq + BigInt(round));
+            }
+            assert.ok(last !== undefined);
+            if (esn) assert.equal(last.seq >> 32n, 1n, 'ESN case did not cross 2^32');
 
-          const delivered = await peer.udpRead(port);
-          assert.deepEqual(
-            delivered.datagrams.map((d) => [d.host, d.port, Buffer.from(d.data).toString()]),
-            Array.from({ length: ROUNDS }, (_, r) => [
+            const delivered = await peer.udpRead(port);
+            assert.deepEqual(
+              delivered.datagrams.map((d) => [d.host, d.port, Buffer.from(d.data).toString()]),
+              Array.from({ length: ROUNDS }, (_, r) => [
+                HOST_ADDRESS_IN_GUEST,
+                INNER_HOST_PORT,
+                `round ${r} of ${label}`,
+              ]),
+            );
+            assert.deepEqual(delivered.sendErrors, []);
+
+            // We refuse the kernel's replay (RFC 4303 §3.4.3).
+            assert.deepEqual(inbound.open(last.packet), { ok: false, reason: 'replay' });
+
+            // The kernel refuses ours: a packet it accepted, sent again, is dropped; so is one with a
+            // flipped ICV bit. The kernel handles datagrams in order, so once the echo of a fresh
+            // packet sent after them is back, both have been judged.
+            const before = await peer.xfrmStat();
+            const original = outbound.seal(innerDatagram(port, 'replayed'), ESP_NEXT_HEADER.UDP);
+            await host.send(original, peer.hostPort);
+            assert.ok(inbound.open(await host.next(REPLY_TIMEOUT_MS)).ok);
+            await host.send(original, peer.hostPort);
+            const tampered = outbound.seal(innerDatagram(port, 'tampered'), ESP_NEXT_HEADER.UDP);
+            tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01;
+            await host.send(tampered, peer.hostPort);
+            await roundTrip(outbound, inbound, port, 'fresh after replay and tamper');
+            const afterStat = await peer.xfrmStat();
+            const delta = (name: string): number =>
+              (afterStat.get(name) ?? 0) - (before.get(name) ?? 0);
+            assert.equal(delta('XfrmInStateSeqError'), 1, 'replay not counted by the kernel');
+            assert.equal(delta('XfrmInStateProtoError'), 1, 'bad ICV not counted by the kernel');
+            const state = await peer.ip(
+              '-s',
+              'xfrm',
+              'state',
+              'get',
+              'src',
               HOST_ADDRESS_IN_GUEST,
-              INNER_HOST_PORT,
-              `round ${r} of ${label}`,
-            ]),
-          );
-          assert.deepEqual(delivered.sendErrors, []);
-
-          // We refuse the kernel's replay (RFC 4303 §3.4.3).
-          assert.deepEqual(inbound.open(last.packet), { ok: false, reason: 'replay' });
-
-          // The kernel refuses ours: a packet it accepted, sent again, is dropped; so is one with a
-          // flipped ICV bit. The kernel handles datagrams in order, so once the echo of a fresh
-          // packet sent after them is back, both have been judged.
-          const before = await peer.xfrmStat();
-          const original = outbound.seal(innerDatagram(port, 'replayed'), ESP_NEXT_HEADER.UDP);
-          await host.send(original, peer.hostPort);
-          assert.ok(inbound.open(await host.next(REPLY_TIMEOUT_MS)).ok);
-          await host.send(original, peer.hostPort);
-          const tampered = outbound.seal(innerDatagram(port, 'tampered'), ESP_NEXT_HEADER.UDP);
-          tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01;
-          await host.send(tampered, peer.hostPort);
-          await roundTrip(outbound, inbound, port, 'fresh after replay and tamper');
-          const afterStat = await peer.xfrmStat();
-          const delta = (name: string): number =>
-            (afterStat.get(name) ?? 0) - (before.get(name) ?? 0);
-          assert.equal(delta('XfrmInStateSeqError'), 1, 'replay not counted by the kernel');
-          assert.equal(delta('XfrmInStateProtoError'), 1, 'bad ICV not counted by the kernel');
-          const state = await peer.ip(
-            '-s',
-            'xfrm',
-            'state',
-            'get',
-            'src',
-            HOST_ADDRESS_IN_GUEST,
-            'dst',
-            GUEST_ADDRESS,
-            'proto',
-            'esp',
-            'spi',
-            String(spiIn),
-          );
-          assert.match(state, /replay 1 failed 1/);
-          const afterReplay = await peer.udpRead(port);
-          assert.deepEqual(
-            afterReplay.datagrams.map((d) => Buffer.from(d.data).toString()),
-            ['replayed', 'fresh after replay and tamper'],
-          );
-          assert.equal(host.pending(), 0, 'unexpected extra ESP datagrams from the kernel');
-          await peer.udpClose(port);
-          outbound.dispose();
-          inbound.dispose();
-        });
-      });
+              'dst',
+              GUEST_ADDRESS,
+              'proto',
+              'esp',
+              'spi',
+              String(spiIn),
+            );
+            assert.match(state, /replay 1 failed 1/);
+            const afterReplay = await peer.udpRead(port);
+            assert.deepEqual(
+              afterReplay.datagrams.map((d) => Buffer.from(d.data).toString()),
+              ['replayed', 'fresh after replay and tamper'],
+            );
+            assert.equal(host.pending(), 0, 'unexpected extra ESP datagrams from the kernel');
+            await peer.udpClose(port);
+            outbound.dispose();
+            inbound.dispose();
+          });
+        },
+      );
     }
   }
 });

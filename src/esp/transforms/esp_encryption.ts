@@ -112,7 +112,7 @@ export class CtrEncryption implements EspEncryption {
 
   dispose(): void {
     this.#key.fill(0);
-    this.#counterBlock.fill(0);
+    this.#counterBlock.fill(0, 0, 12); // nonce and last IV; the block counter stays 1
   }
 
   #loadIv(packet: Uint8Array): Uint8Array {

@@ -133,7 +133,9 @@ export function encodeAttributes(attributes: readonly NetlinkAttribute[]): Uint8
   let total = 0;
   for (const a of attributes) {
     if (a.value.length > 0xffff - NLA_HEADER_LENGTH) {
-      throw new RangeError(`Cannot encode attribute ${a.type}: value of ${a.value.length} bytes is too long`);
+      throw new RangeError(
+        `Cannot encode attribute ${a.type}: value of ${a.value.length} bytes is too long`,
+      );
     }
     total += align4(NLA_HEADER_LENGTH + a.value.length);
   }
@@ -141,7 +143,11 @@ export function encodeAttributes(attributes: readonly NetlinkAttribute[]): Uint8
   const dv = view(out);
   let offset = 0;
   for (const a of attributes) {
-    dv.setUint16(offset + NLA_LENGTH_OFFSET, NLA_HEADER_LENGTH + a.value.length, HOST_LITTLE_ENDIAN);
+    dv.setUint16(
+      offset + NLA_LENGTH_OFFSET,
+      NLA_HEADER_LENGTH + a.value.length,
+      HOST_LITTLE_ENDIAN,
+    );
     dv.setUint16(offset + NLA_TYPE_OFFSET, a.type, HOST_LITTLE_ENDIAN);
     out.set(a.value, offset + NLA_HEADER_LENGTH);
     offset += align4(NLA_HEADER_LENGTH + a.value.length);
@@ -192,7 +198,9 @@ export function encodeNetlinkMessage(init: NetlinkMessageInit): Uint8Array {
   const bodyLength = align4(init.body.length);
   const length = NLMSG_HEADER_LENGTH + bodyLength + attributes.length;
   if (length > MAX_NETLINK_MESSAGE_LENGTH) {
-    throw new RangeError(`Cannot encode netlink message: ${length} bytes is over ${MAX_NETLINK_MESSAGE_LENGTH}`);
+    throw new RangeError(
+      `Cannot encode netlink message: ${length} bytes is over ${MAX_NETLINK_MESSAGE_LENGTH}`,
+    );
   }
   const out = new Uint8Array(length);
   const dv = view(out);
@@ -221,7 +229,9 @@ export function withNetlinkHeader(
   header: { readonly seq: number; readonly flags: number },
 ): Uint8Array {
   if (message.length < NLMSG_HEADER_LENGTH) {
-    throw new MalformedNetlinkMessageError(`Cannot restamp message: ${message.length} bytes is shorter than a header`);
+    throw new MalformedNetlinkMessageError(
+      `Cannot restamp message: ${message.length} bytes is shorter than a header`,
+    );
   }
   const out = message.slice();
   const dv = view(out);
@@ -294,11 +304,16 @@ export function decodeNetlinkError(message: NetlinkMessage): NetlinkErrorReply {
   const p = message.payload;
   const errorLength = NLMSGERR_REQUEST_OFFSET + NLMSG_HEADER_LENGTH;
   if (p.length < errorLength) {
-    throw new MalformedNetlinkMessageError(`Cannot decode NLMSG_ERROR: ${p.length} bytes is shorter than ${errorLength}`);
+    throw new MalformedNetlinkMessageError(
+      `Cannot decode NLMSG_ERROR: ${p.length} bytes is shorter than ${errorLength}`,
+    );
   }
   const dv = view(p);
   const error = dv.getInt32(NLMSGERR_ERROR_OFFSET, HOST_LITTLE_ENDIAN);
-  const requestLength = dv.getUint32(NLMSGERR_REQUEST_OFFSET + NLMSG_LENGTH_OFFSET, HOST_LITTLE_ENDIAN);
+  const requestLength = dv.getUint32(
+    NLMSGERR_REQUEST_OFFSET + NLMSG_LENGTH_OFFSET,
+    HOST_LITTLE_ENDIAN,
+  );
   const requestType = dv.getUint16(NLMSGERR_REQUEST_OFFSET + NLMSG_TYPE_OFFSET, HOST_LITTLE_ENDIAN);
   const requestSeq = dv.getUint32(NLMSGERR_REQUEST_OFFSET + NLMSG_SEQ_OFFSET, HOST_LITTLE_ENDIAN);
   const base = { errno: -error, requestType, requestSeq };

@@ -197,7 +197,8 @@ export class NetlinkSocket {
     isDump: boolean,
     options: NetlinkRequestOptions,
   ): Promise<NetlinkMessage[]> {
-    const operation = options.operation ?? (isDump ? 'dump netlink objects' : 'send netlink request');
+    const operation =
+      options.operation ?? (isDump ? 'dump netlink objects' : 'send netlink request');
     if (this.#closed) throw new NetlinkError(operation, EBADF);
     this.#busy++;
     try {
@@ -219,14 +220,24 @@ export class NetlinkSocket {
             const error = decodeNetlinkError(m);
             if (error.errno !== 0) {
               const kernelMessage = error.kernelMessage;
-              throw new NetlinkError(operation, error.errno, kernelMessage === undefined ? {} : { kernelMessage });
+              throw new NetlinkError(
+                operation,
+                error.errno,
+                kernelMessage === undefined ? {} : { kernelMessage },
+              );
             }
             if (!isDump) return replies;
             continue;
           }
           if (m.type === NLMSG_DONE) {
             // A dump's DONE carries an int: 0, or the negative errno that ended it.
-            const status = m.payload.length >= 4 ? new DataView(m.payload.buffer, m.payload.byteOffset).getInt32(0, HOST_LITTLE_ENDIAN) : 0;
+            const status =
+              m.payload.length >= 4
+                ? new DataView(m.payload.buffer, m.payload.byteOffset).getInt32(
+                    0,
+                    HOST_LITTLE_ENDIAN,
+                  )
+                : 0;
             if (status < 0) throw new NetlinkError(operation, -status);
             if (isDump) return replies;
             continue;
@@ -242,7 +253,11 @@ export class NetlinkSocket {
   }
 
   /** Receives one datagram (a copy), waiting with async poll() until `deadline`. */
-  async #receive(deadline: number, operation: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  async #receive(
+    deadline: number,
+    operation: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array> {
     const c = libc();
     for (;;) {
       if (this.#closed) throw new NetlinkError(operation, EBADF);
@@ -250,7 +265,10 @@ export class NetlinkSocket {
       const n = c.recv(this.#fd, this.#buffer, this.#buffer.length, MSG_DONTWAIT | MSG_TRUNC);
       if (n >= 0) {
         if (n > this.#buffer.length) {
-          throw new NetlinkError(`${operation} (reply of ${n} bytes exceeds the receive buffer)`, 90 /* EMSGSIZE */);
+          throw new NetlinkError(
+            `${operation} (reply of ${n} bytes exceeds the receive buffer)`,
+            90 /* EMSGSIZE */,
+          );
         }
         return this.#buffer.slice(0, n);
       }

@@ -53,7 +53,9 @@ export class Netns {
   /** `ip -4|-6 route show table T` lines ([] for an empty or absent table). */
   routes(family: 4 | 6, table: number): string[] {
     try {
-      return lines(run('ip', ['-n', this.name, `-${family}`, 'route', 'show', 'table', String(table)]));
+      return lines(
+        run('ip', ['-n', this.name, `-${family}`, 'route', 'show', 'table', String(table)]),
+      );
     } catch {
       return [];
     }
@@ -156,7 +158,8 @@ export class Daemon {
 
   /** SIGTERM and wait for the exit code. */
   async stop(): Promise<number | null> {
-    if (this.process.exitCode === null && this.process.pid !== undefined) this.process.kill('SIGTERM');
+    if (this.process.exitCode === null && this.process.pid !== undefined)
+      this.process.kill('SIGTERM');
     const timer = setTimeout(() => this.process.kill('SIGKILL'), 15_000);
     try {
       return await this.#exit;
@@ -167,12 +170,19 @@ export class Daemon {
 }
 
 /** Runs ndc (through tsx) and returns its status and output. */
-export function ndc(socketPath: string, words: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function ndc(
+  socketPath: string,
+  words: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', NDC, '--socket', socketPath, ...words], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', NDC, '--socket', socketPath, ...words],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
