@@ -15,7 +15,13 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { cpus } from 'node:os';
 import { EspInboundSa, EspOutboundSa, type EspSaOptions } from '../src/esp/mod.ts';
 
@@ -31,7 +37,11 @@ interface Suite {
   readonly ivLength: number;
 }
 
-function aeadRaw(algorithm: 'aes-128-gcm' | 'chacha20-poly1305', key: Uint8Array, salt: Uint8Array) {
+function aeadRaw(
+  algorithm: 'aes-128-gcm' | 'chacha20-poly1305',
+  key: Uint8Array,
+  salt: Uint8Array,
+) {
   const nonce = new Uint8Array(12);
   nonce.set(salt, 0);
   const options = { authTagLength: 16 };
@@ -80,7 +90,10 @@ function suites(): Suite[] {
   return [
     {
       label: 'AES-GCM-128 (ICV 16)',
-      options: { spi: 0x1001, aead: { name: 'rfc4106(gcm(aes))', key: gcmKey, icvLengthBits: 128 } },
+      options: {
+        spi: 0x1001,
+        aead: { name: 'rfc4106(gcm(aes))', key: gcmKey, icvLengthBits: 128 },
+      },
       raw: aeadRaw('aes-128-gcm', gcmKey.subarray(0, 16), gcmKey.subarray(16)),
       ivLength: 8,
     },
@@ -96,7 +109,10 @@ function suites(): Suite[] {
     },
     {
       label: 'ChaCha20-Poly1305',
-      options: { spi: 0x1003, aead: { name: 'rfc7539esp(chacha20,poly1305)', key: chachaKey, icvLengthBits: 128 } },
+      options: {
+        spi: 0x1003,
+        aead: { name: 'rfc7539esp(chacha20,poly1305)', key: chachaKey, icvLengthBits: 128 },
+      },
       raw: aeadRaw('chacha20-poly1305', chachaKey.subarray(0, 32), chachaKey.subarray(32)),
       ivLength: 8,
     },
@@ -123,9 +139,13 @@ function paddedLength(payload: number, ivLength: number): number {
 }
 
 function main(): void {
-  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+  );
   console.log(`rounds ${ROUNDS} × ${ROUND_MS} ms, best round kept\n`);
-  console.log('suite                           size   engine seal+open/s   ceiling/s   ratio   target');
+  console.log(
+    'suite                           size   engine seal+open/s   ceiling/s   ratio   target',
+  );
   let missed = 0;
   for (const suite of suites()) {
     for (const size of SIZES) {
@@ -164,7 +184,8 @@ function main(): void {
       }
       const ratio = bestEngine / bestRaw;
       const target = size >= 1400 ? 0.85 : size <= 64 ? 0.7 : undefined;
-      const verdict = target === undefined ? '' : ratio >= target ? `≥ ${target} ok` : `< ${target} MISSED`;
+      const verdict =
+        target === undefined ? '' : ratio >= target ? `≥ ${target} ok` : `< ${target} MISSED`;
       if (target !== undefined && ratio < target) missed++;
       console.log(
         `${suite.label.padEnd(31)} ${String(size).padStart(4)}   ${Math.round(bestEngine).toLocaleString('en').padStart(18)}   ${Math.round(bestRaw).toLocaleString('en').padStart(9)}   ${ratio.toFixed(2).padStart(5)}   ${verdict}`,

@@ -23,7 +23,9 @@ if (files.length === 0) {
 let failed = 0;
 for (const name of files) {
   console.log(`\n# ${name}`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(dir, name)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(dir, name)], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     failed++;
     console.error(`bench: ${name} exited with ${result.status ?? result.signal}`);

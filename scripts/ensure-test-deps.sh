@@ -19,6 +19,9 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)
+# The kernel-peer guest (test/helpers/kernel_peer.ts) ships /etc/protocols and the host's python3.
+[ -f /etc/protocols ] || missing+=(netbase)
+[ -x /usr/bin/python3 ] || missing+=(python3)
 /usr/bin/python3 -c 'import scapy.layers.ipsec' >/dev/null 2>&1 || missing+=(python3-scapy)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -83,6 +83,11 @@ const DUMMY = drop('dummy');
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
+// Module-local copies of the constants read on every packet.
+const HEADER_LENGTH = ESP_HEADER_LENGTH;
+const TRAILER_LENGTH = ESP_TRAILER_LENGTH;
+const NEXT_HEADER_NONE = ESP_NEXT_HEADER.NONE;
+
 /**
  * An inbound ESP SA.
  *
@@ -191,7 +196,7 @@ export class EspInboundSa {
     if (!(packet instanceof Uint8Array))
       throw new TypeError('Cannot open: packet must be a Uint8Array');
     const length = packet.length;
-    if (length < ESP_HEADER_LENGTH) return TRUNCATED;
+    if (length < HEADER_LENGTH) return TRUNCATED;
     // (2) SPI
     if (
       ((packet[0]! << 24) | (packet[1]! << 16) | (packet[2]! << 8) | packet[3]!) >>> 0 !==
@@ -201,7 +206,7 @@ export class EspInboundSa {
     }
     // (3) lengths
     if (length < this.#minLength) return TRUNCATED;
-    const ciphertextLength = length - ESP_HEADER_LENGTH - this.#ivLength - this.#icvLength;
+    const ciphertextLength = length - HEADER_LENGTH - this.#ivLength - this.#icvLength;
     if (this.#blockSize > 1 && ciphertextLength % this.#blockSize !== 0) return TRUNCATED;
     // (4) read-only replay check; infers the ESN high half
     const seqLow = ((packet[4]! << 24) | (packet[5]! << 16) | (packet[6]! << 8) | packet[7]!) >>> 0;
@@ -214,7 +219,7 @@ export class EspInboundSa {
     // (6) commit to the window, only now
     this.#window.update(seqHigh, seqLow);
     // (7) padding
-    const trailer = plaintext.length - ESP_TRAILER_LENGTH;
+    const trailer = plaintext.length - TRAILER_LENGTH;
     const padLength = plaintext[trailer]!;
     const nextHeader = plaintext[trailer + 1]!;
     const payloadLength = trailer - padLength;
@@ -223,7 +228,7 @@ export class EspInboundSa {
       return BAD_PADDING;
     }
     // (8) dummy packets
-    if (nextHeader === ESP_NEXT_HEADER.NONE) {
+    if (nextHeader === NEXT_HEADER_NONE) {
       plaintext.fill(0);
       return DUMMY;
     }

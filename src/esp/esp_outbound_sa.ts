@@ -42,6 +42,12 @@ export interface EspOutboundSaOptions extends EspSaOptions {
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
+// Module-local copies of the constants read on every packet.
+const HEADER_LENGTH = ESP_HEADER_LENGTH;
+const TRAILER_LENGTH = ESP_TRAILER_LENGTH;
+const MAX_PAYLOAD = MAX_PAYLOAD_LENGTH;
+const NEXT_HEADER_NONE = ESP_NEXT_HEADER.NONE;
+
 /**
  * An outbound ESP SA.
  *
@@ -134,13 +140,13 @@ export class EspOutboundSa {
     } else {
       throw new TypeError('Cannot seal: payload must be a Uint8Array or an array of Uint8Arrays');
     }
-    if (payloadLength > MAX_PAYLOAD_LENGTH) {
+    if (payloadLength > MAX_PAYLOAD) {
       throw new RangeError(
         `Cannot seal: payload is ${payloadLength} bytes, at most ${MAX_PAYLOAD_LENGTH}`,
       );
     }
     const out = this.#begin(payloadLength, nextHeader);
-    const dataOffset = ESP_HEADER_LENGTH + this.#ivLength;
+    const dataOffset = HEADER_LENGTH + this.#ivLength;
     if (payload instanceof Uint8Array) {
       out.set(payload, dataOffset);
     } else {
@@ -168,17 +174,13 @@ export class EspOutboundSa {
    */
   sealDummy(payloadLength = 0): Uint8Array {
     if (this.#disposed) throw new SaDisposedError(this.spi, 'seal');
-    if (
-      !Number.isInteger(payloadLength) ||
-      payloadLength < 0 ||
-      payloadLength > MAX_PAYLOAD_LENGTH
-    ) {
+    if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > MAX_PAYLOAD) {
       throw new RangeError(
         `Cannot seal dummy packet: payloadLength must be an integer in 0..${MAX_PAYLOAD_LENGTH}`,
       );
     }
-    const out = this.#begin(payloadLength, ESP_NEXT_HEADER.NONE);
-    fillRandom(out, ESP_HEADER_LENGTH + this.#ivLength, payloadLength);
+    const out = this.#begin(payloadLength, NEXT_HEADER_NONE);
+    fillRandom(out, HEADER_LENGTH + this.#ivLength, payloadLength);
     this.#cipher.seal(out, out.length - this.#icvLength, this.#sequence.high);
     return out;
   }
@@ -223,11 +225,11 @@ export class EspOutboundSa {
     if (!sequence.advance()) throw new SequenceNumberExhaustedError(this.spi, this.esn);
     const ivLength = this.#ivLength;
     const padLength = paddingLength(payloadLength, this.#blockSize);
-    const dataOffset = ESP_HEADER_LENGTH + ivLength;
+    const dataOffset = HEADER_LENGTH + ivLength;
     const trailerOffset = dataOffset + payloadLength + padLength;
     // Every byte is written below or by the cipher; a pooled, uninitialised buffer avoids a
     // zero-fill and an ArrayBuffer per packet (bench/esp.bench.ts).
-    const out = Buffer.allocUnsafe(trailerOffset + ESP_TRAILER_LENGTH + this.#icvLength);
+    const out = Buffer.allocUnsafe(trailerOffset + TRAILER_LENGTH + this.#icvLength);
     const spi = this.spi;
     const low = sequence.low;
     out[0] = spi >>> 24;
@@ -238,7 +240,7 @@ export class EspOutboundSa {
     out[5] = low >>> 16;
     out[6] = low >>> 8;
     out[7] = low;
-    if (ivLength !== 0) this.#iv.write(out, ESP_HEADER_LENGTH, ivLength, sequence.high, low);
+    if (ivLength !== 0) this.#iv.write(out, HEADER_LENGTH, ivLength, sequence.high, low);
     writePadding(out, dataOffset + payloadLength, padLength);
     out[trailerOffset] = padLength;
     out[trailerOffset + 1] = nextHeader;

@@ -9,6 +9,10 @@
  */
 import { ESP_ALIGNMENT, ESP_TRAILER_LENGTH } from './constants.ts';
 
+// Module-local copies: read on every packet.
+const ALIGNMENT = ESP_ALIGNMENT;
+const TRAILER_LENGTH = ESP_TRAILER_LENGTH;
+
 /**
  * Minimal padding length for a payload.
  *
@@ -22,8 +26,8 @@ import { ESP_ALIGNMENT, ESP_TRAILER_LENGTH } from './constants.ts';
  * ```
  */
 export function paddingLength(payloadLength: number, blockSize: number): number {
-  const alignment = blockSize > ESP_ALIGNMENT ? blockSize : ESP_ALIGNMENT;
-  return (alignment - ((payloadLength + ESP_TRAILER_LENGTH) % alignment)) % alignment;
+  const alignment = blockSize > ALIGNMENT ? blockSize : ALIGNMENT;
+  return (alignment - ((payloadLength + TRAILER_LENGTH) % alignment)) % alignment;
 }
 
 /**

@@ -159,7 +159,8 @@ export class MemoryLinuxNet implements LinuxNet {
   }
 
   async readSysctl(path: string): Promise<string> {
-    const value = this.#sysctl.get(path);
+    // Unwritten accept_redirects read as the kernel default, 1.
+    const value = this.#sysctl.get(path) ?? (path.endsWith('/accept_redirects') ? '1' : undefined);
     if (value === undefined) throw new NetdOperationError('ENOENT', `Cannot read sysctl "${path}"`);
     return value;
   }

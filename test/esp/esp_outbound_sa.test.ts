@@ -3,7 +3,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { inspect } from 'node:util';
 import {
   EspInboundSa,
   EspOutboundSa,
@@ -14,7 +13,10 @@ import {
 import { hex } from './helpers/reference_esp.ts';
 
 const GCM_KEY = Uint8Array.from({ length: 20 }, (_, i) => 0xa0 + i);
-const GCM: EspOutboundSaOptions = { spi: 0x01020304, aead: { name: 'rfc4106(gcm(aes))', key: GCM_KEY, icvLengthBits: 128 } };
+const GCM: EspOutboundSaOptions = {
+  spi: 0x01020304,
+  aead: { name: 'rfc4106(gcm(aes))', key: GCM_KEY, icvLengthBits: 128 },
+};
 const CBC_KEY = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
 const HMAC_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x40 + i);
 const CBC: EspOutboundSaOptions = {
@@ -34,7 +36,11 @@ describe('EspOutboundSa constructor', () => {
 
   test('refuses NULL encryption with no integrity (RFC 4303 §5) and an empty algorithm set', () => {
     assert.throws(() => new EspOutboundSa({ spi: 1 }), /must not both be NULL/);
-    assert.throws(() => new EspOutboundSa({ spi: 1, cipher: { name: 'ecb(cipher_null)', key: new Uint8Array(0) } }), TypeError);
+    assert.throws(
+      () =>
+        new EspOutboundSa({ spi: 1, cipher: { name: 'ecb(cipher_null)', key: new Uint8Array(0) } }),
+      TypeError,
+    );
   });
 
   test('refuses AEAD together with cipher or auth', () => {
@@ -43,31 +49,82 @@ describe('EspOutboundSa constructor', () => {
   });
 
   test('refuses unknown algorithms and algorithms of the wrong kind', () => {
-    assert.throws(() => new EspOutboundSa({ spi: 1, cipher: { name: 'rot13' as 'cbc(aes)', key: CBC_KEY } }), /unsupported encryption algorithm 'rot13'/);
-    assert.throws(() => new EspOutboundSa({ spi: 1, cipher: { name: 'hmac(sha256)' as 'cbc(aes)', key: HMAC_KEY } }), TypeError);
-    assert.throws(() => new EspOutboundSa({ spi: 1, aead: { name: 'cbc(aes)' as 'rfc4106(gcm(aes))', key: CBC_KEY, icvLengthBits: 128 } }), TypeError);
+    assert.throws(
+      () => new EspOutboundSa({ spi: 1, cipher: { name: 'rot13' as 'cbc(aes)', key: CBC_KEY } }),
+      /unsupported encryption algorithm 'rot13'/,
+    );
+    assert.throws(
+      () =>
+        new EspOutboundSa({
+          spi: 1,
+          cipher: { name: 'hmac(sha256)' as 'cbc(aes)', key: HMAC_KEY },
+        }),
+      TypeError,
+    );
+    assert.throws(
+      () =>
+        new EspOutboundSa({
+          spi: 1,
+          aead: { name: 'cbc(aes)' as 'rfc4106(gcm(aes))', key: CBC_KEY, icvLengthBits: 128 },
+        }),
+      TypeError,
+    );
   });
 
-  test('refuses wrong key lengths with Android\'s accepted lengths in the message', () => {
-    assert.throws(() => new EspOutboundSa({ ...GCM, aead: { ...GCM.aead!, key: new Uint8Array(16) } }), /is 128 bits, expected 160 or 224 or 288/);
-    assert.throws(() => new EspOutboundSa({ ...CBC, cipher: { name: 'cbc(aes)', key: new Uint8Array(20) } }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...CBC, auth: { ...CBC.auth!, key: new Uint8Array(16) } }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...CBC, cipher: { name: 'ecb(cipher_null)', key: new Uint8Array(1) } }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...CBC, cipher: { name: 'cbc(aes)', key: [1, 2] as unknown as Uint8Array } }), TypeError);
+  test("refuses wrong key lengths with Android's accepted lengths in the message", () => {
+    assert.throws(
+      () => new EspOutboundSa({ ...GCM, aead: { ...GCM.aead!, key: new Uint8Array(16) } }),
+      /is 128 bits, expected 160 or 224 or 288/,
+    );
+    assert.throws(
+      () => new EspOutboundSa({ ...CBC, cipher: { name: 'cbc(aes)', key: new Uint8Array(20) } }),
+      RangeError,
+    );
+    assert.throws(
+      () => new EspOutboundSa({ ...CBC, auth: { ...CBC.auth!, key: new Uint8Array(16) } }),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        new EspOutboundSa({ ...CBC, cipher: { name: 'ecb(cipher_null)', key: new Uint8Array(1) } }),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        new EspOutboundSa({
+          ...CBC,
+          cipher: { name: 'cbc(aes)', key: [1, 2] as unknown as Uint8Array },
+        }),
+      TypeError,
+    );
   });
 
   test('refuses truncation lengths Android refuses, accepts the ones it accepts', () => {
-    const gcm = (icvLengthBits: number) => new EspOutboundSa({ ...GCM, aead: { ...GCM.aead!, icvLengthBits } });
-    for (const bits of [0, 32, 63, 65, 100, 127, 129, 256]) assert.throws(() => gcm(bits), RangeError, String(bits));
+    const gcm = (icvLengthBits: number) =>
+      new EspOutboundSa({ ...GCM, aead: { ...GCM.aead!, icvLengthBits } });
+    for (const bits of [0, 32, 63, 65, 100, 127, 129, 256])
+      assert.throws(() => gcm(bits), RangeError, String(bits));
     for (const bits of [64, 96, 128]) gcm(bits);
     const chacha = (icvLengthBits: number) =>
-      new EspOutboundSa({ spi: 1, aead: { name: 'rfc7539esp(chacha20,poly1305)', key: new Uint8Array(36), icvLengthBits } });
+      new EspOutboundSa({
+        spi: 1,
+        aead: { name: 'rfc7539esp(chacha20,poly1305)', key: new Uint8Array(36), icvLengthBits },
+      });
     assert.throws(() => chacha(96), RangeError);
     chacha(128);
-    const hmac = (truncationLengthBits: number) => new EspOutboundSa({ ...CBC, auth: { ...CBC.auth!, truncationLengthBits } });
-    for (const bits of [0, 95, 257]) assert.throws(() => hmac(bits), /truncationLengthBits of 'hmac\(sha256\)'/);
+    const hmac = (truncationLengthBits: number) =>
+      new EspOutboundSa({ ...CBC, auth: { ...CBC.auth!, truncationLengthBits } });
+    for (const bits of [0, 95, 257])
+      assert.throws(() => hmac(bits), /truncationLengthBits of 'hmac\(sha256\)'/);
     for (const bits of [96, 97, 255, 256]) hmac(bits);
-    assert.throws(() => new EspOutboundSa({ ...CBC, auth: { name: 'xcbc(aes)', key: new Uint8Array(16), truncationLengthBits: 128 } }), RangeError);
+    assert.throws(
+      () =>
+        new EspOutboundSa({
+          ...CBC,
+          auth: { name: 'xcbc(aes)', key: new Uint8Array(16), truncationLengthBits: 128 },
+        }),
+      RangeError,
+    );
   });
 
   test('refuses a non-boolean esn and an ivSource without next()', () => {
@@ -79,7 +136,8 @@ describe('EspOutboundSa constructor', () => {
 describe('EspOutboundSa.seal()', () => {
   test('validates nextHeader and payload types and size', () => {
     const sa = new EspOutboundSa(GCM);
-    for (const nh of [-1, 256, 1.5, Number.NaN]) assert.throws(() => sa.seal(new Uint8Array(1), nh), RangeError);
+    for (const nh of [-1, 256, 1.5, Number.NaN])
+      assert.throws(() => sa.seal(new Uint8Array(1), nh), RangeError);
     assert.throws(() => sa.seal('abc' as unknown as Uint8Array, 17), TypeError);
     assert.throws(() => sa.seal([new Uint8Array(1), 'x' as unknown as Uint8Array], 17), TypeError);
     assert.throws(() => sa.seal(new Uint8Array(65536), 17), RangeError);
@@ -100,8 +158,19 @@ describe('EspOutboundSa.seal()', () => {
   test('default counter IVs (GCM, CTR, ChaCha20-Poly1305) are distinct per packet and per SA', () => {
     for (const options of [
       GCM,
-      { spi: 5, cipher: { name: 'rfc3686(ctr(aes))', key: new Uint8Array(20) }, auth: CBC.auth! } as EspOutboundSaOptions,
-      { spi: 6, aead: { name: 'rfc7539esp(chacha20,poly1305)', key: new Uint8Array(36), icvLengthBits: 128 } } as EspOutboundSaOptions,
+      {
+        spi: 5,
+        cipher: { name: 'rfc3686(ctr(aes))', key: new Uint8Array(20) },
+        auth: CBC.auth!,
+      } as EspOutboundSaOptions,
+      {
+        spi: 6,
+        aead: {
+          name: 'rfc7539esp(chacha20,poly1305)',
+          key: new Uint8Array(36),
+          icvLengthBits: 128,
+        },
+      } as EspOutboundSaOptions,
     ]) {
       const seen = new Set<string>();
       for (const sa of [new EspOutboundSa(options), new EspOutboundSa(options)]) {
@@ -124,19 +193,35 @@ describe('EspOutboundSa.seal()', () => {
       ...GCM,
       esn: true,
       nextSequenceNumber: 0x1_0000_0005n,
-      ivSource: { next: (n, seq) => (calls.push([n, seq]), new Uint8Array(n).fill(7)) },
+      ivSource: {
+        next: (n, seq) => {
+          calls.push([n, seq]);
+          return new Uint8Array(n).fill(7);
+        },
+      },
     });
     const p = sa.seal(new Uint8Array(1), 17);
     assert.deepEqual(calls, [[8, 0x1_0000_0005n]]);
     assert.equal(hex(p.subarray(8, 16)), '0707070707070707');
     const bad = new EspOutboundSa({ ...GCM, ivSource: { next: () => new Uint8Array(3) } });
     assert.throws(() => bad.seal(new Uint8Array(1), 17), /IV source must return 8 bytes/);
-    assert.throws(() => new EspOutboundSa({ ...CBC, ivSource: fixedIv(new Uint8Array(8)) }).seal(new Uint8Array(1), 17), RangeError);
+    assert.throws(
+      () =>
+        new EspOutboundSa({ ...CBC, ivSource: fixedIv(new Uint8Array(8)) }).seal(
+          new Uint8Array(1),
+          17,
+        ),
+      RangeError,
+    );
   });
 
-  test('the keys are copied: changing the caller\'s buffer later changes nothing', () => {
+  test("the keys are copied: changing the caller's buffer later changes nothing", () => {
     const key = Uint8Array.from(GCM_KEY);
-    const options: EspOutboundSaOptions = { ...GCM, aead: { ...GCM.aead!, key }, ivSource: fixedIv(new Uint8Array(8)) };
+    const options: EspOutboundSaOptions = {
+      ...GCM,
+      aead: { ...GCM.aead!, key },
+      ivSource: fixedIv(new Uint8Array(8)),
+    };
     const sa = new EspOutboundSa(options);
     const inb = new EspInboundSa({ ...GCM });
     key.fill(0);
@@ -147,7 +232,10 @@ describe('EspOutboundSa.seal()', () => {
     const sa = new EspOutboundSa(GCM);
     sa.dispose();
     sa.dispose();
-    assert.throws(() => sa.seal(new Uint8Array(1), 17), (e: unknown) => e instanceof SaDisposedError && e.code === 'ERR_ESP_SA_DISPOSED');
+    assert.throws(
+      () => sa.seal(new Uint8Array(1), 17),
+      (e: unknown) => e instanceof SaDisposedError && e.code === 'ERR_ESP_SA_DISPOSED',
+    );
     assert.throws(() => sa.sealDummy(), SaDisposedError);
     const using = new EspOutboundSa(GCM);
     using[Symbol.dispose]();

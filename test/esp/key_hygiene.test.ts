@@ -30,16 +30,35 @@ const SAS: readonly { label: string; options: EspSaOptions; keys: Uint8Array[] }
   const ctr = keyOf(28, 5);
   const xcbc = keyOf(16, 6);
   return [
-    { label: 'gcm', options: { spi: 1, aead: { name: 'rfc4106(gcm(aes))', key: gcm, icvLengthBits: 96 } }, keys: [gcm] },
-    { label: 'chacha', options: { spi: 2, aead: { name: 'rfc7539esp(chacha20,poly1305)', key: chacha, icvLengthBits: 128 } }, keys: [chacha] },
+    {
+      label: 'gcm',
+      options: { spi: 1, aead: { name: 'rfc4106(gcm(aes))', key: gcm, icvLengthBits: 96 } },
+      keys: [gcm],
+    },
+    {
+      label: 'chacha',
+      options: {
+        spi: 2,
+        aead: { name: 'rfc7539esp(chacha20,poly1305)', key: chacha, icvLengthBits: 128 },
+      },
+      keys: [chacha],
+    },
     {
       label: 'cbc+sha512',
-      options: { spi: 3, cipher: { name: 'cbc(aes)', key: cbc }, auth: { name: 'hmac(sha512)', key: sha, truncationLengthBits: 256 } },
+      options: {
+        spi: 3,
+        cipher: { name: 'cbc(aes)', key: cbc },
+        auth: { name: 'hmac(sha512)', key: sha, truncationLengthBits: 256 },
+      },
       keys: [cbc, sha],
     },
     {
       label: 'ctr+xcbc',
-      options: { spi: 4, cipher: { name: 'rfc3686(ctr(aes))', key: ctr }, auth: { name: 'xcbc(aes)', key: xcbc, truncationLengthBits: 96 } },
+      options: {
+        spi: 4,
+        cipher: { name: 'rfc3686(ctr(aes))', key: ctr },
+        auth: { name: 'xcbc(aes)', key: xcbc, truncationLengthBits: 96 },
+      },
       keys: [ctr, xcbc],
     },
   ];
@@ -58,7 +77,8 @@ function fragments(keys: Uint8Array[]): string[] {
 }
 
 function assertNoKey(text: string, keys: Uint8Array[], where: string): void {
-  for (const f of fragments(keys)) assert.ok(!text.includes(f), `${where} contains key bytes ${f}: ${text}`);
+  for (const f of fragments(keys))
+    assert.ok(!text.includes(f), `${where} contains key bytes ${f}: ${text}`);
 }
 
 describe('key hygiene', () => {
@@ -96,12 +116,35 @@ describe('key hygiene', () => {
       const bad = { ...options, spi: 0 };
       capture(() => new EspOutboundSa(bad));
       if (options.aead !== undefined) {
-        capture(() => new EspOutboundSa({ ...options, aead: { ...options.aead!, icvLengthBits: 1 } }));
-        capture(() => new EspOutboundSa({ ...options, aead: { ...options.aead!, key: options.aead!.key.subarray(1) } }));
+        capture(
+          () => new EspOutboundSa({ ...options, aead: { ...options.aead!, icvLengthBits: 1 } }),
+        );
+        capture(
+          () =>
+            new EspOutboundSa({
+              ...options,
+              aead: { ...options.aead!, key: options.aead!.key.subarray(1) },
+            }),
+        );
       } else {
-        capture(() => new EspOutboundSa({ ...options, auth: { ...options.auth!, truncationLengthBits: 1 } }));
-        capture(() => new EspOutboundSa({ ...options, auth: { ...options.auth!, key: options.auth!.key.subarray(1) } }));
-        capture(() => new EspOutboundSa({ ...options, cipher: { ...options.cipher!, key: options.cipher!.key.subarray(1) } }));
+        capture(
+          () =>
+            new EspOutboundSa({ ...options, auth: { ...options.auth!, truncationLengthBits: 1 } }),
+        );
+        capture(
+          () =>
+            new EspOutboundSa({
+              ...options,
+              auth: { ...options.auth!, key: options.auth!.key.subarray(1) },
+            }),
+        );
+        capture(
+          () =>
+            new EspOutboundSa({
+              ...options,
+              cipher: { ...options.cipher!, key: options.cipher!.key.subarray(1) },
+            }),
+        );
       }
       const sa = new EspOutboundSa({ ...options, nextSequenceNumber: 0xffffffffn });
       sa.seal(new Uint8Array(1), 17);
@@ -122,9 +165,14 @@ describe('keys are zeroed on dispose', () => {
     return p;
   };
 
-  for (const [algorithm, keyLength] of [['aes-128-gcm', 16], ['aes-256-gcm', 32], ['chacha20-poly1305', 32]] as const) {
+  for (const [algorithm, keyLength] of [
+    ['aes-128-gcm', 16],
+    ['aes-256-gcm', 32],
+    ['chacha20-poly1305', 32],
+  ] as const) {
     test(`AeadCipher ${algorithm}: after dispose() it computes with an all-zero key and salt`, () => {
-      const make = (key: Uint8Array, salt: Uint8Array) => new AeadCipher({ algorithm, key, salt, icvLength: 16, spi: 9, esn: false });
+      const make = (key: Uint8Array, salt: Uint8Array) =>
+        new AeadCipher({ algorithm, key, salt, icvLength: 16, spi: 9, esn: false });
       const keyed = make(keyOf(keyLength, 1), keyOf(4, 2));
       const zero = make(new Uint8Array(keyLength), new Uint8Array(4));
       const a = packet(8, 20, 16);
@@ -179,12 +227,15 @@ describe('keys are zeroed on dispose', () => {
     assert.throws(() => mac.sign(packet(0, 20, 12), 28, 0));
   });
 
-  test('the SA copies the caller\'s key and never writes to it', () => {
+  test("the SA copies the caller's key and never writes to it", () => {
     const key = keyOf(20, 9);
     const before = hex(key);
-    const sa = new EspOutboundSa({ spi: 1, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } });
+    const sa = new EspOutboundSa({
+      spi: 1,
+      aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 },
+    });
     sa.seal(new Uint8Array(10), 17);
     sa.dispose();
-    assert.equal(hex(key), before, 'dispose zeroes the SA\'s copy, not the caller\'s buffer');
+    assert.equal(hex(key), before, "dispose zeroes the SA's copy, not the caller's buffer");
   });
 });

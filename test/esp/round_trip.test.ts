@@ -11,8 +11,17 @@ import {
   type EspSaOptions,
   SequenceNumberExhaustedError,
 } from '../../src/esp/mod.ts';
-import { aeadCombinations, type SaCombination, separateCombinations } from './helpers/algorithms.ts';
-import { hex, type ReferencePacket, referencePlaintext, referenceSeal } from './helpers/reference_esp.ts';
+import {
+  aeadCombinations,
+  type SaCombination,
+  separateCombinations,
+} from './helpers/algorithms.ts';
+import {
+  hex,
+  type ReferencePacket,
+  referencePlaintext,
+  referenceSeal,
+} from './helpers/reference_esp.ts';
 
 const PAYLOAD_LENGTHS = [0, 1, 2, 3, 4, 13, 14, 15, 16, 17, 31, 64, 255, 1400];
 
@@ -27,7 +36,12 @@ function expectedLength(c: SaCombination, payloadLength: number): number {
   return 8 + c.ivLength + Math.ceil((payloadLength + 2) / align) * align + c.icvLength;
 }
 
-function roundTrip(c: SaCombination, esn: boolean, start: bigint, lengths: readonly number[]): void {
+function roundTrip(
+  c: SaCombination,
+  esn: boolean,
+  start: bigint,
+  lengths: readonly number[],
+): void {
   const options = { ...c.options, spi: 0x1000 + c.icvLength, esn } as EspSaOptions;
   const out = new EspOutboundSa({ ...options, nextSequenceNumber: start });
   const inb = new EspInboundSa({ ...options, highestSequenceNumber: start - 1n });
@@ -53,7 +67,8 @@ function roundTrip(c: SaCombination, esn: boolean, start: bigint, lengths: reado
 describe('round trips', () => {
   for (const esn of [false, true]) {
     test(`every AEAD key × ICV length, esn=${esn}`, () => {
-      for (const c of aeadCombinations()) roundTrip(c, esn, esn ? 0xfffffffen : 1n, PAYLOAD_LENGTHS);
+      for (const c of aeadCombinations())
+        roundTrip(c, esn, esn ? 0xfffffffen : 1n, PAYLOAD_LENGTHS);
     });
     test(`every cipher key × HMAC truncation length Android accepts (every bit value), esn=${esn}`, () => {
       for (const c of separateCombinations(true, (n) => n.startsWith('hmac'))) {
@@ -69,7 +84,9 @@ describe('round trips', () => {
   }
 
   test('HMAC truncation that is not a multiple of 8 bits yields floor(bits / 8) ICV bytes, as Linux', () => {
-    const c = separateCombinations(true, (n) => n === 'hmac(sha256)').find((x) => x.label.endsWith('trunc 100'))!;
+    const c = separateCombinations(true, (n) => n === 'hmac(sha256)').find((x) =>
+      x.label.endsWith('trunc 100'),
+    )!;
     assert.equal(c.icvLength, 12);
     roundTrip(c, false, 1n, [5]);
   });
@@ -80,7 +97,10 @@ describe('round trips', () => {
     const a = new EspOutboundSa({ ...options, ivSource: { next: (n) => new Uint8Array(n) } });
     const b = new EspOutboundSa({ ...options, ivSource: { next: (n) => new Uint8Array(n) } });
     const whole = payloadOf(40, 1);
-    assert.equal(hex(a.seal([whole.subarray(0, 3), whole.subarray(3, 3), whole.subarray(3)], 6)), hex(b.seal(whole, 6)));
+    assert.equal(
+      hex(a.seal([whole.subarray(0, 3), whole.subarray(3, 3), whole.subarray(3)], 6)),
+      hex(b.seal(whole, 6)),
+    );
   });
 });
 
@@ -92,14 +112,28 @@ describe('cross-check against one-shot node:crypto (test/esp/helpers/reference_e
     'rfc3686(ctr(aes))': 'ctr',
     'ecb(cipher_null)': 'null',
   } as const;
-  const hash = { 'hmac(md5)': 'md5', 'hmac(sha1)': 'sha1', 'hmac(sha256)': 'sha256', 'hmac(sha384)': 'sha384', 'hmac(sha512)': 'sha512' } as Record<string, string>;
-  const combos = [...aeadCombinations(), ...separateCombinations(false, (n) => n.startsWith('hmac'))];
+  const hash = {
+    'hmac(md5)': 'md5',
+    'hmac(sha1)': 'sha1',
+    'hmac(sha256)': 'sha256',
+    'hmac(sha384)': 'sha384',
+    'hmac(sha512)': 'sha512',
+  } as Record<string, string>;
+  const combos = [
+    ...aeadCombinations(),
+    ...separateCombinations(false, (n) => n.startsWith('hmac')),
+  ];
   for (const esn of [false, true]) {
     test(`every AEAD and HMAC combination with default IVs equals the reference, esn=${esn}`, () => {
       for (const c of combos) {
         const o = c.options;
         const start = esn ? 0x5_ffff_fffen : 0xfffffffdn;
-        const sa = new EspOutboundSa({ ...o, spi: 0xabcdef01, esn, nextSequenceNumber: start } as EspSaOptions);
+        const sa = new EspOutboundSa({
+          ...o,
+          spi: 0xabcdef01,
+          esn,
+          nextSequenceNumber: start,
+        } as EspSaOptions);
         for (let i = 0n; i < 3n; i++) {
           const seq = start + i;
           const payload = payloadOf(Number(i) * 7 + 20, Number(i));
@@ -108,7 +142,9 @@ describe('cross-check against one-shot node:crypto (test/esp/helpers/reference_e
             cipher: cipherKind[(o.aead ?? o.cipher)!.name],
             cipherKey: (o.aead ?? o.cipher)!.key,
             icvLength: c.icvLength,
-            ...(o.auth !== undefined ? { hmac: { hash: hash[o.auth.name]!, key: o.auth.key, icvLength: c.icvLength } } : {}),
+            ...(o.auth !== undefined
+              ? { hmac: { hash: hash[o.auth.name]!, key: o.auth.key, icvLength: c.icvLength } }
+              : {}),
             spi: 0xabcdef01,
             seqHigh: Number(seq >> 32n),
             seqLow: Number(seq & 0xffffffffn),
@@ -138,7 +174,11 @@ describe('dummy packets (RFC 4303 §2.6)', () => {
       }
       assert.equal(inb.highestSequenceNumber, 4n);
       const data = out.seal(new Uint8Array(3), 59);
-      assert.deepEqual(inb.open(data), { ok: false, reason: 'dummy' }, 'seal(…, 59) is a dummy too');
+      assert.deepEqual(
+        inb.open(data),
+        { ok: false, reason: 'dummy' },
+        'seal(…, 59) is a dummy too',
+      );
     });
   }
 });
@@ -146,8 +186,16 @@ describe('dummy packets (RFC 4303 §2.6)', () => {
 describe('sequence number exhaustion (RFC 4303 §3.3.3)', () => {
   const c = aeadCombinations()[2]!;
   test('32-bit: the packet with 2^32-1 is sealed, the next seal throws and asks for a rekey', () => {
-    const sa = new EspOutboundSa({ ...c.options, spi: 9, nextSequenceNumber: 0xfffffffen } as EspSaOptions);
-    const inb = new EspInboundSa({ ...c.options, spi: 9, highestSequenceNumber: 0xfffffffdn } as EspSaOptions);
+    const sa = new EspOutboundSa({
+      ...c.options,
+      spi: 9,
+      nextSequenceNumber: 0xfffffffen,
+    } as EspSaOptions);
+    const inb = new EspInboundSa({
+      ...c.options,
+      spi: 9,
+      highestSequenceNumber: 0xfffffffdn,
+    } as EspSaOptions);
     assert.ok(inb.open(sa.seal(new Uint8Array(1), 17)).ok);
     const last = sa.seal(new Uint8Array(1), 17);
     assert.equal(hex(last.subarray(4, 8)), 'ffffffff');
@@ -168,18 +216,41 @@ describe('sequence number exhaustion (RFC 4303 §3.3.3)', () => {
   });
 
   test('64-bit ESN: the packet with 2^64-1 is sealed, the next seal throws', () => {
-    const sa = new EspOutboundSa({ ...c.options, spi: 9, esn: true, nextSequenceNumber: 0xffff_ffff_ffff_ffffn } as EspSaOptions);
-    const inb = new EspInboundSa({ ...c.options, spi: 9, esn: true, highestSequenceNumber: 0xffff_ffff_ffff_fff0n } as EspSaOptions);
+    const sa = new EspOutboundSa({
+      ...c.options,
+      spi: 9,
+      esn: true,
+      nextSequenceNumber: 0xffff_ffff_ffff_ffffn,
+    } as EspSaOptions);
+    const inb = new EspInboundSa({
+      ...c.options,
+      spi: 9,
+      esn: true,
+      highestSequenceNumber: 0xffff_ffff_ffff_fff0n,
+    } as EspSaOptions);
     const r = inb.open(sa.seal(new Uint8Array(1), 17));
     assert.ok(r.ok);
     assert.equal(r.seq, 0xffff_ffff_ffff_ffffn);
-    assert.throws(() => sa.seal(new Uint8Array(1), 17), /64-bit sequence number is exhausted, rekey/);
+    assert.throws(
+      () => sa.seal(new Uint8Array(1), 17),
+      /64-bit sequence number is exhausted, rekey/,
+    );
     assert.equal(sa.lastSequenceNumber, 0xffff_ffff_ffff_ffffn);
   });
 
   test('ESN carries into the high half at 2^32 instead of stopping', () => {
-    const sa = new EspOutboundSa({ ...c.options, spi: 9, esn: true, nextSequenceNumber: 0xffffffffn } as EspSaOptions);
-    const inb = new EspInboundSa({ ...c.options, spi: 9, esn: true, highestSequenceNumber: 0xfffffffen } as EspSaOptions);
+    const sa = new EspOutboundSa({
+      ...c.options,
+      spi: 9,
+      esn: true,
+      nextSequenceNumber: 0xffffffffn,
+    } as EspSaOptions);
+    const inb = new EspInboundSa({
+      ...c.options,
+      spi: 9,
+      esn: true,
+      highestSequenceNumber: 0xfffffffen,
+    } as EspSaOptions);
     const a = sa.seal(new Uint8Array(1), 17);
     const b = sa.seal(new Uint8Array(1), 17);
     assert.equal(hex(b.subarray(4, 8)), '00000000');
@@ -193,8 +264,17 @@ describe('sequence number exhaustion (RFC 4303 §3.3.3)', () => {
   test('nextSequenceNumber out of range is refused', () => {
     const o = { ...c.options, spi: 9 } as EspSaOptions;
     assert.throws(() => new EspOutboundSa({ ...o, nextSequenceNumber: 0n }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...o, nextSequenceNumber: 0x1_0000_0000n }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...o, esn: true, nextSequenceNumber: 1n << 64n }), RangeError);
-    assert.throws(() => new EspOutboundSa({ ...o, nextSequenceNumber: 5 as unknown as bigint }), RangeError);
+    assert.throws(
+      () => new EspOutboundSa({ ...o, nextSequenceNumber: 0x1_0000_0000n }),
+      RangeError,
+    );
+    assert.throws(
+      () => new EspOutboundSa({ ...o, esn: true, nextSequenceNumber: 1n << 64n }),
+      RangeError,
+    );
+    assert.throws(
+      () => new EspOutboundSa({ ...o, nextSequenceNumber: 5 as unknown as bigint }),
+      RangeError,
+    );
   });
 });

@@ -42,7 +42,8 @@ interface PacketCase {
 }
 
 function packetCase(v: EspVector): PacketCase | undefined {
-  if (v.expected_esp === null || v.spi === null || v.seq === null || v.iv === null) return undefined;
+  if (v.expected_esp === null || v.spi === null || v.seq === null || v.iv === null)
+    return undefined;
   if (v.id.endsWith('case15')) return undefined; // GMAC, RFC 4543: not an Android algorithm
   const kind = v.id.startsWith('rfc7634') ? 'chacha' : v.id.startsWith('rfc3602') ? 'cbc' : 'gcm';
   const seq = BigInt(`0x${v.seq}`);
@@ -93,7 +94,10 @@ function reference(c: PacketCase, overrides: Partial<ReferencePacket> = {}): Uin
   });
 }
 
-function inbound(c: PacketCase, extra: Partial<{ spi: number; esn: boolean; highest: bigint }> = {}): EspInboundSa {
+function inbound(
+  c: PacketCase,
+  extra: Partial<{ spi: number; esn: boolean; highest: bigint }> = {},
+): EspInboundSa {
   return new EspInboundSa({
     ...c.options,
     spi: extra.spi ?? c.spi,
@@ -131,11 +135,14 @@ for (const c of packetCases) {
           c.kind === 'cbc'
             ? undefined
             : {
-                info: ALGORITHMS.get(c.kind === 'gcm' ? 'rfc4106(gcm(aes))' : 'rfc7539esp(chacha20,poly1305)')!,
+                info: ALGORITHMS.get(
+                  c.kind === 'gcm' ? 'rfc4106(gcm(aes))' : 'rfc7539esp(chacha20,poly1305)',
+                )!,
                 key: c.keyMaterial,
                 icvLength: c.vector.icv_len,
               },
-        cipher: c.kind === 'cbc' ? { info: ALGORITHMS.get('cbc(aes)')!, key: c.keyMaterial } : undefined,
+        cipher:
+          c.kind === 'cbc' ? { info: ALGORITHMS.get('cbc(aes)')!, key: c.keyMaterial } : undefined,
         auth: undefined,
       };
       const cipher = createEspCipher(resolved);
@@ -159,7 +166,11 @@ for (const c of packetCases) {
     }
 
     test('EspOutboundSa.seal() with the fixed IV reproduces expected_esp bit-exactly', () => {
-      const sa = new EspOutboundSa({ ...c.options, nextSequenceNumber: c.seq, ivSource: fixedIv(c.iv) });
+      const sa = new EspOutboundSa({
+        ...c.options,
+        nextSequenceNumber: c.seq,
+        ivSource: fixedIv(c.iv),
+      });
       assert.equal(hex(sa.seal(c.payload, c.nextHeader)), hex(c.expected));
       assert.equal(sa.lastSequenceNumber, c.seq);
       sa.dispose();
@@ -168,7 +179,7 @@ for (const c of packetCases) {
     test('EspInboundSa.open() returns the payload, next header and full sequence number', () => {
       const sa = inbound(c);
       const r = sa.open(c.expected);
-      assert.ok(r.ok, r.ok ? "" : `open failed: ${r.reason}`);
+      assert.ok(r.ok, r.ok ? '' : `open failed: ${r.reason}`);
       assert.equal(hex(r.payload), hex(c.payload));
       assert.equal(r.nextHeader, c.nextHeader);
       assert.equal(r.seq, c.seq);
@@ -214,7 +225,7 @@ for (const c of packetCases) {
     }
 
     test('twin: wrong SPI → no-sa', () => {
-      const sa = inbound(c, { spi: (c.spi ^ 0x01) || 2 });
+      const sa = inbound(c, { spi: c.spi ^ 0x01 || 2 });
       assertDrop(sa.open(c.expected), 'no-sa', 'SA with another SPI');
       const bad = Uint8Array.from(c.expected);
       bad[0]! ^= 0x80;
@@ -223,12 +234,17 @@ for (const c of packetCases) {
 
     test(`twin: truncated by one byte → ${c.kind === 'cbc' ? 'truncated (CBC length not a block multiple)' : 'auth (length still plausible)'}`, () => {
       const sa = inbound(c);
-      assertDrop(sa.open(c.expected.subarray(0, c.expected.length - 1)), c.kind === 'cbc' ? 'truncated' : 'auth', '-1');
+      assertDrop(
+        sa.open(c.expected.subarray(0, c.expected.length - 1)),
+        c.kind === 'cbc' ? 'truncated' : 'auth',
+        '-1',
+      );
     });
 
     test('twin: truncated below the header and below the minimum length → truncated', () => {
       const sa = inbound(c);
-      for (const length of [0, 1, 7]) assertDrop(sa.open(c.expected.subarray(0, length)), 'truncated', `${length}`);
+      for (const length of [0, 1, 7])
+        assertDrop(sa.open(c.expected.subarray(0, length)), 'truncated', `${length}`);
       const min = 8 + c.iv.length + (c.kind === 'cbc' ? 16 : 2) + c.vector.icv_len;
       assertDrop(sa.open(c.expected.subarray(0, min - 1)), 'truncated', `min - 1 = ${min - 1}`);
       assertDrop(sa.open(c.expected.subarray(0, 8)), 'truncated', 'header only');
@@ -257,12 +273,17 @@ for (const c of packetCases) {
       }
     });
 
-    test(hasIcv ? 'twin: replayed sequence number → replay' : 'twin: replay is accepted on encryption-only SAs (no anti-replay without integrity, RFC 4303 §3.4.3)', () => {
-      const sa = inbound(c);
-      assert.ok(sa.open(c.expected).ok);
-      if (hasIcv) assertDrop(sa.open(c.expected), 'replay', 'second copy');
-      else assert.ok(sa.open(c.expected).ok);
-    });
+    test(
+      hasIcv
+        ? 'twin: replayed sequence number → replay'
+        : 'twin: replay is accepted on encryption-only SAs (no anti-replay without integrity, RFC 4303 §3.4.3)',
+      () => {
+        const sa = inbound(c);
+        assert.ok(sa.open(c.expected).ok);
+        if (hasIcv) assertDrop(sa.open(c.expected), 'replay', 'second copy');
+        else assert.ok(sa.open(c.expected).ok);
+      },
+    );
 
     if (hasIcv) {
       test('twin: wrong ESN high half → auth', () => {
@@ -271,7 +292,11 @@ for (const c of packetCases) {
           assertDrop(inbound(c).open(wrongHigh), 'auth', 'sealed with another high half');
           // without ESN a low half of 0 is sequence number 0, which the window never accepts
           const reason = c.seqLow === 0 ? 'replay' : 'auth';
-          assertDrop(inbound(c, { esn: false, highest: 0n }).open(c.expected), reason, 'opened without ESN');
+          assertDrop(
+            inbound(c, { esn: false, highest: 0n }).open(c.expected),
+            reason,
+            'opened without ESN',
+          );
         } else {
           const withHigh = reference(c, { esn: true, seqHigh: 1 });
           assertDrop(inbound(c).open(withHigh), 'auth', 'sealed with ESN high half 1');
@@ -284,8 +309,9 @@ for (const c of packetCases) {
 
 describe('vector mcgrew-gcm-test-01-case15 (AES-GMAC, RFC 4543)', () => {
   const v = vectors.find((x) => x.id.endsWith('case15'))!;
-  test('is outside Android\'s algorithm set, so the engine has no GMAC SA', () => {
-    for (const name of ALGORITHMS.keys()) assert.ok(!name.includes('4543') && !name.includes('gmac'));
+  test("is outside Android's algorithm set, so the engine has no GMAC SA", () => {
+    for (const name of ALGORITHMS.keys())
+      assert.ok(!name.includes('4543') && !name.includes('gmac'));
   });
   test('the GCM primitive the engine uses yields the published GMAC tag', () => {
     const key = fromHex(v.key);

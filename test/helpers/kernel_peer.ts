@@ -56,6 +56,14 @@ export interface GuestExecResult {
   readonly stderr: string;
 }
 
+/** Options of {@link KernelPeer.udpOpen}. */
+export interface UdpOpenOptions {
+  /** Send every received datagram back to its sender. Default false. */
+  readonly echo?: boolean;
+  /** Send with IPv4 UDP checksum 0 (SO_NO_CHECK). Default false. */
+  readonly noChecksum?: boolean;
+}
+
 /** A datagram received by a guest UDP socket (see {@link KernelPeer.udpOpen}). */
 export interface GuestDatagram {
   readonly host: string;
@@ -403,10 +411,16 @@ export class KernelPeer {
 
   /**
    * Opens a UDP socket in the guest on 0.0.0.0:`port` that records every datagram; with
-   * `echo: true` it also sends each one back to its sender (through XFRM like any app).
+   * `echo: true` it also sends each one back to its sender (through XFRM like any app). With
+   * `noChecksum: true` (SO_NO_CHECK) it sends IPv4 UDP checksum 0 — useful behind qemu's NAT, where
+   * a checksum over the guest's addresses is wrong for the host (RFC 3948 §3.1.2).
    */
-  async udpOpen(port: number, options: { readonly echo?: boolean } = {}): Promise<void> {
-    await this.#client.request('udp_open', { port, echo: options.echo ?? false }, 10_000);
+  async udpOpen(port: number, options: UdpOpenOptions = {}): Promise<void> {
+    await this.#client.request(
+      'udp_open',
+      { port, echo: options.echo ?? false, noChecksum: options.noChecksum ?? false },
+      10_000,
+    );
   }
 
   /** Sends a datagram from the guest socket bound to `port`. */

@@ -20,7 +20,7 @@ import {
   type EspInboundSaOptions,
   EspOutboundSa,
 } from '../../src/esp/mod.ts';
-import { GUEST_ADDRESS, HOST_ADDRESS_IN_GUEST, KernelPeer } from '../helpers/kernel_peer.ts';
+import { GUEST_ADDRESS, GUEST_ENCAP_PORT, HOST_ADDRESS_IN_GUEST, KernelPeer } from '../helpers/kernel_peer.ts';
 
 const GUEST_ADDR_BYTES = new Uint8Array([10, 0, 2, 15]);
 const HOST_ADDR_BYTES = new Uint8Array([10, 0, 2, 2]);
@@ -274,7 +274,7 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
       'encap',
       'espinudp',
       String(host.port),
-      '4500',
+      String(GUEST_ENCAP_PORT),
       '0.0.0.0',
     );
     await peer.ip(
@@ -297,7 +297,7 @@ describe('ESP interop with the Linux kernel (qemu)', () => {
       ...kernel,
       'encap',
       'espinudp',
-      '4500',
+      String(GUEST_ENCAP_PORT),
       String(host.port),
       '0.0.0.0',
     );

@@ -137,7 +137,10 @@ export class NullEncryption implements EspEncryption {
   encryptInPlace(_packet: Uint8Array, _start: number, _end: number): void {}
 
   decrypt(packet: Uint8Array, start: number, end: number): Uint8Array {
-    return packet.slice(start, end);
+    // A copy (Buffer#slice would return a view when `packet` is a Buffer).
+    const plaintext = new Uint8Array(end - start);
+    plaintext.set(packet.subarray(start, end));
+    return plaintext;
   }
 
   dispose(): void {}

@@ -17,18 +17,32 @@ export interface SaCombination {
   readonly blockSize: number;
 }
 
-export const AEADS: readonly { name: AeadName; keyBits: readonly number[]; icvBits: readonly number[] }[] = [
+export const AEADS: readonly {
+  name: AeadName;
+  keyBits: readonly number[];
+  icvBits: readonly number[];
+}[] = [
   { name: 'rfc4106(gcm(aes))', keyBits: [160, 224, 288], icvBits: [64, 96, 128] },
   { name: 'rfc7539esp(chacha20,poly1305)', keyBits: [288], icvBits: [128] },
 ];
 
-export const CIPHERS: readonly { name: CipherName; keyBits: readonly number[]; ivLength: number; blockSize: number }[] = [
+export const CIPHERS: readonly {
+  name: CipherName;
+  keyBits: readonly number[];
+  ivLength: number;
+  blockSize: number;
+}[] = [
   { name: 'cbc(aes)', keyBits: [128, 192, 256], ivLength: 16, blockSize: 16 },
   { name: 'rfc3686(ctr(aes))', keyBits: [160, 224, 288], ivLength: 8, blockSize: 1 },
   { name: 'ecb(cipher_null)', keyBits: [0], ivLength: 0, blockSize: 1 },
 ];
 
-export const AUTHS: readonly { name: AuthName; keyBits: number; minBits: number; maxBits: number }[] = [
+export const AUTHS: readonly {
+  name: AuthName;
+  keyBits: number;
+  minBits: number;
+  maxBits: number;
+}[] = [
   { name: 'hmac(md5)', keyBits: 128, minBits: 96, maxBits: 128 },
   { name: 'hmac(sha1)', keyBits: 160, minBits: 96, maxBits: 160 },
   { name: 'hmac(sha256)', keyBits: 256, minBits: 96, maxBits: 256 },
@@ -66,7 +80,10 @@ export function aeadCombinations(): SaCombination[] {
  * (`allTruncations`: every bit value Android accepts; otherwise min, a middle multiple of 8, max),
  * plus encryption-only for the non-NULL ciphers.
  */
-export function separateCombinations(allTruncations: boolean, authFilter?: (name: AuthName) => boolean): SaCombination[] {
+export function separateCombinations(
+  allTruncations: boolean,
+  authFilter?: (name: AuthName) => boolean,
+): SaCombination[] {
   const out: SaCombination[] = [];
   for (const c of CIPHERS) {
     for (const cipherBits of c.keyBits) {
@@ -83,7 +100,10 @@ export function separateCombinations(allTruncations: boolean, authFilter?: (name
         if (authFilter !== undefined && !authFilter(a.name)) continue;
         const truncations: number[] = [];
         if (allTruncations) for (let t = a.minBits; t <= a.maxBits; t++) truncations.push(t);
-        else truncations.push(...new Set([a.minBits, Math.ceil((a.minBits + a.maxBits) / 16) * 8, a.maxBits]));
+        else
+          truncations.push(
+            ...new Set([a.minBits, Math.ceil((a.minBits + a.maxBits) / 16) * 8, a.maxBits]),
+          );
         for (const t of truncations) {
           out.push({
             label: `${c.name} key ${cipherBits} + ${a.name} trunc ${t}`,

@@ -67,7 +67,11 @@ export function referenceSeal(p: ReferencePacket): Uint8Array {
 }
 
 /** payload ‖ default padding (minimal, aligned to max(block, 4)) ‖ pad length ‖ next header. */
-export function referencePlaintext(payload: Uint8Array, nextHeader: number, blockSize: number): Uint8Array {
+export function referencePlaintext(
+  payload: Uint8Array,
+  nextHeader: number,
+  blockSize: number,
+): Uint8Array {
   const align = Math.max(blockSize, 4);
   const pad = (align - ((payload.length + 2) % align)) % align;
   const out = new Uint8Array(payload.length + pad + 2);

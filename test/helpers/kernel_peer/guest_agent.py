@@ -23,6 +23,7 @@ READY_MARKER = "KERNEL-PEER-READY"
 ENCAP_PORT = 4500
 UDP_ENCAP = 100  # linux/udp.h
 UDP_ENCAP_ESPINUDP = 2  # linux/udp.h (RFC 3948 format)
+SO_NO_CHECK = 11  # asm-generic/socket.h: send IPv4 UDP with checksum 0
 MAX_DATAGRAM = 65535
 MAX_RECORDED = 4096
 
@@ -59,6 +60,8 @@ def make_handlers(endpoints):
             raise ValueError("port %d is already open" % port)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if req.get("noChecksum", False):
+            sock.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
         sock.bind(("0.0.0.0", port))
         sock.setblocking(False)
         endpoints[port] = UdpEndpoint(sock, bool(req.get("echo", False)))

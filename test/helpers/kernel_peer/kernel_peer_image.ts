@@ -399,6 +399,11 @@ export async function prepareKernelPeerImage(): Promise<KernelPeerImage> {
         join(dir, `vmlinuz-${kernelVersion}`),
       );
       writeFileSync(kernelInfo, `${kernelVersion}\n`);
+      for (const stale of readdirSync(dir)) {
+        if (stale.startsWith('initrd-') && join(dir, stale) !== initrdPath) {
+          rmSync(join(dir, stale), { force: true });
+        }
+      }
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
