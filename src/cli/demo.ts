@@ -151,10 +151,17 @@ async function main(): Promise<void> {
       await aliceSocket.send(text, bobPort, LOOPBACK);
       await new Promise((r) => setTimeout(r, 20));
     }
-    await Promise.race([
-      allAcked,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('Demo timed out')), 3000)),
-    ]);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        allAcked,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Demo timed out')), 3000);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
 
     console.log('\nOn the wire (seen by a plain UDP relay between the encapsulation sockets):');
     for (const r of wire.slice(0, 4)) {

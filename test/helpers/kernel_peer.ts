@@ -56,6 +56,26 @@ export interface GuestExecResult {
   readonly stderr: string;
 }
 
+/** Options of {@link KernelPeer.addTransportSa}. */
+export interface KernelSaOptions {
+  /** `'in'`: host → guest (src 10.0.2.2, dst 10.0.2.15); `'out'`: guest → host. */
+  readonly direction: 'in' | 'out';
+  readonly spi: number;
+  /** ALGO-LIST of `ip xfrm state add`, e.g. `['aead', 'rfc4106(gcm(aes))', '0x…', '128']`. */
+  readonly algorithms: readonly string[];
+  /** The host's ESP-in-UDP port (127.0.0.1:P is 10.0.2.2:P for the guest). */
+  readonly hostEncapPort: number;
+  /** Anti-replay window (`replay-window`). Default 64. */
+  readonly replayWindow?: number;
+  /** Extended sequence numbers (`flag esn`). Default false. */
+  readonly esn?: boolean;
+  /**
+   * Initial 64-bit counter: for `'in'` the highest sequence number already seen, for `'out'` the
+   * last one sent (`replay-seq[-hi]` / `replay-oseq[-hi]`). Default 0n.
+   */
+  readonly sequenceNumber?: bigint;
+}
+
 /** Options of {@link KernelPeer.udpOpen}. */
 export interface UdpOpenOptions {
   /** Send every received datagram back to its sender. Default false. */
@@ -386,6 +406,51 @@ export class KernelPeer {
   /** Runs iproute2's `ip` in the guest (by full path) and returns its stdout. */
   ip(...args: readonly string[]): Promise<string> {
     return this.run([GUEST_IP, ...args]);
+  }
+
+  /**
+   * Adds a transport-mode ESP SA with UDP encapsulation (RFC 3948) between the guest's port 4500
+   * and the host's `hostEncapPort`, addressed as the guest sees it (shared/notes/kernel-peer.md).
+   *
+   * @example
+   * await peer.addTransportSa({ direction: 'in', spi: 0x1000, algorithms: ['aead', 'rfc4106(gcm(aes))', key, '128'], hostEncapPort });
+   */
+  async addTransportSa(options: KernelSaOptions): Promise<void> {
+    const inbound = options.direction === 'in';
+    const seq = options.sequenceNumber ?? 0n;
+    const host = String(options.hostEncapPort);
+    const guest = String(GUEST_ENCAP_PORT);
+    await this.ip(
+      ...['xfrm', 'state', 'add', 'src', inbound ? HOST_ADDRESS_IN_GUEST : GUEST_ADDRESS],
+      ...['dst', inbound ? GUEST_ADDRESS : HOST_ADDRESS_IN_GUEST, 'proto', 'esp'],
+      ...['spi', String(options.spi >>> 0), 'mode', 'transport'],
+      ...['replay-window', String(options.replayWindow ?? 64)],
+      ...(options.esn === true ? ['flag', 'esn'] : []),
+      ...(seq === 0n
+        ? []
+        : [
+            inbound ? 'replay-seq' : 'replay-oseq',
+            String(seq & 0xffffffffn),
+            inbound ? 'replay-seq-hi' : 'replay-oseq-hi',
+            String(seq >> 32n),
+          ]),
+      ...options.algorithms,
+      ...['encap', 'espinudp', inbound ? host : guest, inbound ? guest : host, '0.0.0.0'],
+    );
+  }
+
+  /**
+   * Makes the guest's UDP from `appPort` to the host go out through the outbound SA (a `dir out`
+   * policy with an ESP transport template). No inbound policy is installed: behind qemu's NAT a
+   * template makes decrypted packets fail with XfrmInTmplMismatch.
+   */
+  async addOutboundPolicy(appPort: number): Promise<void> {
+    await this.ip(
+      ...['xfrm', 'policy', 'add', 'src', `${GUEST_ADDRESS}/32`],
+      ...['dst', `${HOST_ADDRESS_IN_GUEST}/32`, 'proto', '17', 'sport', String(appPort)],
+      ...['dir', 'out', 'tmpl', 'src', GUEST_ADDRESS, 'dst', HOST_ADDRESS_IN_GUEST],
+      ...['proto', 'esp', 'mode', 'transport'],
+    );
   }
 
   /** Removes every XFRM state and policy of the guest. */

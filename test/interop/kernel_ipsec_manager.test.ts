@@ -21,7 +21,7 @@ import {
   IpSecTransform,
   type IpSecTransformBuilder,
 } from '../../src/ipsec/mod.ts';
-import { GUEST_ADDRESS, GUEST_ENCAP_PORT, HOST_ADDRESS_IN_GUEST, KernelPeer } from '../helpers/kernel_peer.ts';
+import { HOST_ADDRESS_IN_GUEST, KernelPeer } from '../helpers/kernel_peer.ts';
 
 const LOOPBACK = '127.0.0.1';
 const REPLAY_WINDOW = 64;
@@ -207,24 +207,15 @@ describe('IpSecManager (userspace backend) with the Linux kernel (qemu) as the p
         });
         try {
           await peer.flushXfrm();
-          const esn = c.esn ? ['flag', 'esn'] : [];
-          const window = ['replay-window', String(REPLAY_WINDOW), ...esn];
-          await peer.ip(
-            ...['xfrm', 'state', 'add', 'src', HOST_ADDRESS_IN_GUEST, 'dst', GUEST_ADDRESS],
-            ...['proto', 'esp', 'spi', String(spiToGuest), 'mode', 'transport', ...window],
-            ...[...kernel, 'encap', 'espinudp', String(relay.port), String(GUEST_ENCAP_PORT), '0.0.0.0'],
-          );
-          await peer.ip(
-            ...['xfrm', 'state', 'add', 'src', GUEST_ADDRESS, 'dst', HOST_ADDRESS_IN_GUEST],
-            ...['proto', 'esp', 'spi', String(spiToHost), 'mode', 'transport', ...window],
-            ...[...kernel, 'encap', 'espinudp', String(GUEST_ENCAP_PORT), String(relay.port), '0.0.0.0'],
-          );
-          await peer.ip(
-            ...['xfrm', 'policy', 'add', 'src', `${GUEST_ADDRESS}/32`],
-            ...['dst', `${HOST_ADDRESS_IN_GUEST}/32`, 'proto', '17', 'sport', String(appPort)],
-            ...['dir', 'out', 'tmpl', 'src', GUEST_ADDRESS, 'dst', HOST_ADDRESS_IN_GUEST],
-            ...['proto', 'esp', 'mode', 'transport'],
-          );
+          const common = {
+            algorithms: kernel,
+            hostEncapPort: relay.port,
+            replayWindow: REPLAY_WINDOW,
+            esn: c.esn,
+          };
+          await peer.addTransportSa({ ...common, direction: 'in', spi: spiToGuest });
+          await peer.addTransportSa({ ...common, direction: 'out', spi: spiToHost });
+          await peer.addOutboundPolicy(appPort);
           await peer.udpOpen(appPort, { echo: true, noChecksum: true });
 
           const encap = await ipsec.openUdpEncapsulationSocket();

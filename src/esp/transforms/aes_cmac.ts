@@ -8,11 +8,8 @@
  * - RFC 4494 §2: ESP uses the first 96 bits; {@link AesCmac.compute} returns all 16 bytes and the
  *   engine truncates.
  *
- * Built on node:crypto: `aes-128-ecb` (no padding) computes L; the chaining runs through one
- * long-lived `aes-128-cbc` context so a packet costs one native call instead of one per block
- * (about 20× faster for 1400 bytes, see docs/readme/replay-window.md). OpenSSL keeps the last
- * ciphertext block as the next IV; `compute` XORs it into the first block of the next message,
- * which is the same as restarting CBC with a zero IV.
+ * Built on node:crypto: `aes-128-ecb` computes L; the CBC-MAC itself is the core shared with
+ * AES-XCBC-MAC (`_cbc_mac.ts`).
  *
  * Key hygiene: the key is not kept in JavaScript memory (OpenSSL holds its schedule); subkeys and
  * scratch buffers live in `#private` fields, are zeroed by `dispose()`, and never appear in
@@ -20,18 +17,15 @@
  *
  * @module
  */
-import { type Cipher, createCipheriv } from 'node:crypto';
+import { AES_BLOCK_LENGTH, aes128EcbEncrypt, CbcMacCore } from './_cbc_mac.ts';
 import type { Mac } from './mac.ts';
 
-/** AES block length in bytes. */
-export const AES_BLOCK_LENGTH = 16;
+export { AES_BLOCK_LENGTH } from './_cbc_mac.ts';
 /** AES-CMAC key length in bytes (128-bit AES only, RFC 4493 §2.1 / RFC 4494 §2). */
 export const AES_CMAC_KEY_LENGTH = 16;
 /** Full AES-CMAC tag length in bytes. */
 export const AES_CMAC_TAG_LENGTH = 16;
 
-/** Largest message whose padded copy is kept for reuse; longer ones use a one-off buffer. */
-const MAX_RETAINED_SCRATCH_LENGTH = 65536 + AES_BLOCK_LENGTH;
 /** The constant R_128 of RFC 4493 §2.3 (low byte of 0^120 ‖ 10000111). */
 const RB = 0x87;
 
@@ -44,12 +38,6 @@ function double(input: Uint8Array): Uint8Array {
   out[AES_BLOCK_LENGTH - 1] =
     ((input[AES_BLOCK_LENGTH - 1]! << 1) & 0xff) ^ (input[0]! & 0x80 ? RB : 0);
   return out;
-}
-
-function disposedError(): TypeError {
-  return Object.assign(new TypeError('Cannot compute AES-CMAC: the MAC was disposed'), {
-    code: 'ERR_ESP_MAC_DISPOSED',
-  });
 }
 
 /**
@@ -66,12 +54,7 @@ function disposedError(): TypeError {
  * ```
  */
 export class AesCmac implements Mac {
-  #cbc: Cipher | undefined;
-  /** The CBC context's pending IV: the last ciphertext block it produced. */
-  readonly #chain = new Uint8Array(AES_BLOCK_LENGTH);
-  readonly #k1: Uint8Array;
-  readonly #k2: Uint8Array;
-  #scratch = new Uint8Array(256);
+  readonly #core: CbcMacCore;
 
   /**
    * @param key the 16-byte AES-128 key; copied into OpenSSL, not retained
@@ -87,16 +70,12 @@ export class AesCmac implements Mac {
         `Cannot create AES-CMAC: key must be ${AES_CMAC_KEY_LENGTH} bytes, got ${key.length}`,
       );
     }
-    const ecb = createCipheriv('aes-128-ecb', key, null);
-    ecb.setAutoPadding(false);
-    const l = ecb.update(new Uint8Array(AES_BLOCK_LENGTH)); // RFC 4493 §2.3 step 1
-    ecb.final();
-    this.#k1 = double(l);
-    this.#k2 = double(this.#k1);
+    const l = aes128EcbEncrypt(key, new Uint8Array(AES_BLOCK_LENGTH)); // RFC 4493 §2.3 step 1
+    const k1 = double(l);
+    const k2 = double(k1);
     l.fill(0);
-    const cbc = createCipheriv('aes-128-cbc', key, new Uint8Array(AES_BLOCK_LENGTH));
-    cbc.setAutoPadding(false);
-    this.#cbc = cbc;
+    // RFC 4493 §2.4 steps 3-4: complete last block → K1, otherwise pad 10^i and K2.
+    this.#core = new CbcMacCore('AES-CMAC', key, k1, k2);
   }
 
   /**
@@ -108,61 +87,12 @@ export class AesCmac implements Mac {
    *   a Uint8Array
    */
   compute(parts: readonly Uint8Array[]): Uint8Array {
-    const cbc = this.#cbc;
-    if (cbc === undefined) throw disposedError();
-    let total = 0;
-    for (const part of parts) {
-      if (!(part instanceof Uint8Array)) {
-        throw new TypeError('Cannot compute AES-CMAC: every part must be a Uint8Array');
-      }
-      total += part.length;
-    }
-    const blocks = total === 0 ? 1 : Math.ceil(total / AES_BLOCK_LENGTH);
-    const length = blocks * AES_BLOCK_LENGTH;
-    let buffer = this.#scratch;
-    if (buffer.length < length) {
-      buffer = new Uint8Array(length);
-      if (length <= MAX_RETAINED_SCRATCH_LENGTH) {
-        this.#scratch.fill(0);
-        this.#scratch = buffer;
-      }
-    }
-    let offset = 0;
-    for (const part of parts) {
-      buffer.set(part, offset);
-      offset += part.length;
-    }
-    // RFC 4493 §2.4 steps 3-4: complete last block → K1, otherwise pad 10^i and K2.
-    const complete = total !== 0 && total % AES_BLOCK_LENGTH === 0;
-    if (!complete) {
-      buffer[total] = 0x80;
-      buffer.fill(0, total + 1, length);
-    }
-    const subkey = complete ? this.#k1 : this.#k2;
-    const last = length - AES_BLOCK_LENGTH;
-    for (let i = 0; i < AES_BLOCK_LENGTH; i++) {
-      buffer[last + i] = buffer[last + i]! ^ subkey[i]!;
-    }
-    // Cancel the IV the CBC context carries over from the previous message (zero IV per message).
-    const chain = this.#chain;
-    for (let i = 0; i < AES_BLOCK_LENGTH; i++) buffer[i] = buffer[i]! ^ chain[i]!;
-    const out = cbc.update(buffer.subarray(0, length));
-    const tag = new Uint8Array(AES_CMAC_TAG_LENGTH);
-    tag.set(out.subarray(length - AES_BLOCK_LENGTH, length));
-    chain.set(tag);
-    return tag;
+    return this.#core.compute(parts);
   }
 
   /** Zeroes the subkeys and buffers and releases the cipher context; further use throws. */
   dispose(): void {
-    const cbc = this.#cbc;
-    if (cbc === undefined) return;
-    this.#cbc = undefined;
-    cbc.final();
-    this.#k1.fill(0);
-    this.#k2.fill(0);
-    this.#chain.fill(0);
-    this.#scratch.fill(0);
+    this.#core.dispose();
   }
 
   /** Disposes the MAC (for `using`). */
