@@ -1,13 +1,13 @@
 /**
  * A UDP encapsulation socket of the userspace data path (RFC 3948): a real `dgram` socket bound
  * to the wildcard address. Receive order: classify (`udp_encap.ts`) → NAT-keepalive: count and
- * drop → non-ESP marker: strip it and hand the IKE message to the receiver → ESP: hand the
+ * drop → non-ESP marker: hand the datagram, marker included, to the receiver → ESP: hand the
  * datagram to the engine (SA lookup by SPI, open, deliver). NAT-keepalives (one byte 0xFF) are
  * sent on an interval to every peer an SA using this socket targets while it is applied outbound.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import type { DatapathStatistics } from './statistics.ts';
-import { addNonEspMarker, classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
+import { classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
 
 /** Remote end of a datagram. */
 export interface DatapathRemoteInfo {
@@ -84,16 +84,23 @@ export class EncapSocket {
     });
   }
 
-  /** Installs (or with `undefined` removes) the receiver of IKE messages (marker stripped). */
+  /**
+   * Installs (or with `undefined` removes) the receiver of IKE datagrams: every datagram that
+   * starts with the non-ESP marker, delivered unchanged (marker included), as the Linux kernel
+   * hands them to a `UDP_ENCAP_ESPINUDP` socket.
+   */
   setIkeReceiver(
     receiver: ((message: Buffer, rinfo: DatapathRemoteInfo) => void) | undefined,
   ): void {
     this.#ikeReceiver = receiver;
   }
 
-  /** Sends one IKE message with the non-ESP marker prepended. */
-  sendIke(message: Uint8Array, port: number, address: string): Promise<void> {
-    return this.sendRaw(addNonEspMarker(message), port, address);
+  /**
+   * Sends one datagram from the encapsulation port as it is; an IKE message must already carry
+   * the non-ESP marker (see `addNonEspMarker`), as on Android and Linux.
+   */
+  sendIke(datagram: Uint8Array, port: number, address: string): Promise<void> {
+    return this.sendRaw(datagram, port, address);
   }
 
   /** Sends bytes as they are (ESP, keepalive). */
@@ -137,7 +144,7 @@ export class EncapSocket {
           stats.drop('ike-no-listener');
           return;
         }
-        receiver(msg.subarray(4), { ...rinfo, size: msg.length - 4 });
+        receiver(msg, rinfo);
         return;
       }
       case 'truncated':

@@ -1,8 +1,10 @@
 /**
  * `UdpEncapsulationSocket` (aosp-ipsec §6, RFC 3948): a UDP socket for ESP-in-UDP that also
- * carries IKE. `send()` prepends the 4-byte non-ESP marker (RFC 3948 §2.2) and `'message'`
- * delivers received IKE datagrams with the marker stripped; ESP and NAT-keepalives on the same
- * port are handled by the backend and never reach the listeners.
+ * carries IKE. As on Android and Linux, the application sees IKE datagrams exactly as they are on
+ * the wire: `send()` sends the bytes it is given (an IKE message starts with the 4-byte non-ESP
+ * marker of RFC 3948 §2.2, which the caller writes) and `'message'` delivers every received
+ * datagram that starts with the marker, unchanged; ESP and NAT-keepalives on the same port are
+ * handled by the backend and never reach the listeners.
  */
 import { EventEmitter } from 'node:events';
 import type { ManagerContext } from './_manager_context.ts';
@@ -18,7 +20,7 @@ export interface IkeMessage {
 
 /**
  * A UDP encapsulation socket (Android `IpSecManager.UdpEncapsulationSocket`). Events:
- * `'message'` `(message: Buffer, rinfo: RemoteInfo)` for each IKE datagram (non-ESP marker removed).
+ * `'message'` `(message: Buffer, rinfo: RemoteInfo)` for each IKE datagram (non-ESP marker included).
  *
  * @example
  * ```ts
@@ -26,7 +28,7 @@ export interface IkeMessage {
  * await using ipsec = await IpSecManager.create();
  * await using encap = await ipsec.openUdpEncapsulationSocket();
  * encap.on('message', (msg, rinfo) => console.log('IKE from', rinfo.address, msg.length));
- * await encap.send(new Uint8Array(28).fill(1), encap.getPort(), '127.0.0.1');
+ * await encap.send(Buffer.concat([Buffer.alloc(4), Buffer.alloc(28, 1)]), encap.getPort(), '127.0.0.1');
  * ```
  */
 export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposable {
@@ -73,7 +75,8 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
   }
 
   /**
-   * Sends one IKE message from this socket; the non-ESP marker is prepended.
+   * Sends one datagram from this socket as it is. An IKE message must start with the non-ESP
+   * marker (four zero bytes, RFC 3948 §2.2); without it the peer takes the datagram for ESP.
    *
    * @throws {IllegalStateError} when the socket is closed
    * @example
@@ -81,7 +84,7 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
    * await using encap = await ipsec.openUdpEncapsulationSocket();
-   * await encap.send(new TextEncoder().encode('IKE_SA_INIT'), 4500, '127.0.0.1');
+   * await encap.send(Buffer.concat([Buffer.alloc(4), Buffer.from('IKE_SA_INIT')]), 4500, '127.0.0.1');
    * ```
    */
   async send(message: Uint8Array, port: number, address: string): Promise<void> {

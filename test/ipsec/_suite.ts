@@ -892,23 +892,21 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
     });
 
     describe('IKE over the encapsulation socket (testIkeOverUdpEncapSocket)', () => {
-      test('IKE messages go out with the non-ESP marker and arrive without it; keepalives are not delivered', async () => {
+      test('IKE datagrams (non-ESP marker first) pass unchanged both ways; keepalives are not delivered', async () => {
         await using ipsec = await device.createManager();
         await using encap = await ipsec.openUdpEncapsulationSocket();
-        const ike = Buffer.concat([Buffer.alloc(8, 0x11), Buffer.from(TEST_DATA)]);
+        const ike = Buffer.concat([Buffer.alloc(4), Buffer.alloc(8, 0x11), Buffer.from(TEST_DATA)]);
         const observer = await plainSocket('IPv4');
         try {
           const observerPort = (observer.address() as { port: number }).port;
           const wire = nextMessage(observer);
           await encap.send(ike, observerPort, '127.0.0.1');
           const w = await wire;
-          assert.deepEqual(w?.message, Buffer.concat([Buffer.alloc(4), ike]));
+          assert.deepEqual(w?.message, ike);
           assert.equal(w?.port, encap.getPort());
           const delivered = nextMessage(encap);
           await new Promise<void>((r) =>
-            observer.send(Buffer.concat([Buffer.alloc(4), ike]), encap.getPort(), '127.0.0.1', () =>
-              r(),
-            ),
+            observer.send(ike, encap.getPort(), '127.0.0.1', () => r()),
           );
           const d = await delivered;
           assert.deepEqual(d?.message, ike);
@@ -938,8 +936,9 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
         await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, transform);
         const got = nextMessage(encap);
-        await encap.send(TEST_DATA, encap.getPort(), '127.0.0.1');
-        assert.deepEqual((await got)?.message, Buffer.from(TEST_DATA));
+        const ike = Buffer.concat([Buffer.alloc(4), Buffer.from(TEST_DATA)]);
+        await encap.send(ike, encap.getPort(), '127.0.0.1');
+        assert.deepEqual((await got)?.message, ike);
         const port = (await s.bind(0, '127.0.0.1')).port;
         const data = nextMessage(s);
         await s.send(TEST_DATA, port, '127.0.0.1');
