@@ -21,7 +21,8 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   cli: ['netd', 'netutils', 'ipsec', 'datapath', 'xfrm', 'esp'],
 };
 
-const IMPORT_REGEXP = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_REGEXP =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function listSources(dir: string): string[] {
   const out: string[] = [];
