@@ -42,11 +42,14 @@ export interface BackendEncapSocket {
   readonly port: number;
   readonly family: AddressFamily;
   /**
-   * Sends one IKE message: the backend prepends the 4-byte non-ESP marker (RFC 3948 §2.2).
-   * Resolves when the datagram was handed to the OS.
+   * Sends one datagram from the encapsulation port as it is (an IKE message starts with the
+   * non-ESP marker of RFC 3948 §2.2, written by the caller). Resolves when handed to the OS.
    */
-  sendIke(message: Uint8Array, port: number, address: string): Promise<void>;
-  /** Installs the receiver of IKE messages (marker stripped). One receiver; `undefined` removes it. */
+  sendIke(datagram: Uint8Array, port: number, address: string): Promise<void>;
+  /**
+   * Installs the receiver of IKE datagrams (those starting with the non-ESP marker, delivered
+   * unchanged). One receiver; `undefined` removes it.
+   */
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void;
   /** Closes the socket and frees the port. Idempotent. */
   close(): Promise<void>;
