@@ -146,7 +146,9 @@ function main(): void {
   console.log(
     `node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`,
   );
-  console.log(`${ROUNDS} round pairs × ${ROUND_MS} ms; packets (seal + open) per CPU-second, best round; ratio = median of pairs\n`);
+  console.log(
+    `${ROUNDS} round pairs × ${ROUND_MS} ms; packets (seal + open) per CPU-second, best round; ratio = median of pairs\n`,
+  );
   console.log(
     'suite                           size   engine seal+open/s   ceiling/s   ratio   target',
   );

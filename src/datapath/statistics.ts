@@ -14,7 +14,6 @@ export type DatapathDropReason =
   | 'keepalive'
   | 'not-udp'
   | 'bad-inner-udp'
-  | 'bad-inner-checksum'
   | 'no-socket'
   | 'unprotected'
   | 'transform-closed'

@@ -5,11 +5,15 @@
  * Inbound order for an ESP datagram from an encapsulation socket (RFC 3948 §2.1, RFC 4303 §3.4):
  * SPI lookup (`peekSpi`; unknown → drop `no-sa`) → `open` on each SA with that SPI (normally one;
  * the engine's drop reason otherwise) → count → next header must be UDP → parse the inner UDP
- * header and verify its checksum over the SA's addresses (0 accepted on IPv4 only) → find the
- * socket bound to the inner destination port that holds this SA inbound → deliver, else drop
- * `no-socket`. Nothing here throws for packet content.
+ * header (length checked) → find the socket bound to the inner destination port that holds this
+ * SA inbound → deliver, else drop `no-socket`. Nothing here throws for packet content.
+ *
+ * The inner UDP checksum is not verified, as in the Linux kernel for UDP-encapsulated
+ * transport-mode SAs (RFC 3948 §3.1.2): a peer behind a NAT computes it over its own pre-NAT
+ * addresses, which the receiver never sees, and the ESP ICV already authenticates every byte of
+ * the inner datagram.
  */
-import { parseUdpDatagram, udpChecksum } from '../esp/ip_packet.ts';
+import { parseUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER, peekSpi } from '../esp/mod.ts';
 import { EncapSocket } from './encap_socket.ts';
 import { FamilyMismatchError, SocketClosedError } from './errors.ts';
@@ -238,17 +242,6 @@ export class UserspaceEngine {
     const udp = parseUdpDatagram(payload);
     if (udp === undefined) {
       stats.drop('bad-inner-udp');
-      return;
-    }
-    if (udp.checksum === 0) {
-      if (sa.family === 'IPv6') {
-        stats.drop('bad-inner-checksum');
-        return;
-      }
-    } else if (
-      udpChecksum(sa.sourceBytes, sa.destinationBytes, payload.subarray(0, udp.length)) !== 0xffff
-    ) {
-      stats.drop('bad-inner-checksum');
       return;
     }
     const candidatesAtPort = this.#socketsByPort.get(`${sa.family}|${udp.dstPort}`);

@@ -120,10 +120,11 @@ test('UserspaceBackend counts per-packet failures by reason and never throws for
     assert.equal(stats['drop.auth'], 1);
     assert.equal(stats['drop.no-sa'], 1);
     assert.equal(stats['drop.keepalive'], 1);
-    assert.equal(stats['drop.bad-inner-checksum'], 1);
+    // An inner checksum over other (pre-NAT) addresses is accepted, as Linux does (RFC 3948 §3.1.2).
+    assert.equal(stats['drop.bad-inner-checksum'], undefined);
     assert.equal(stats['drop.unprotected'], 1);
     assert.equal(stats['drop.replay'], 1);
-    assert.equal(delivered, 1);
+    assert.equal(delivered, 2);
   } finally {
     sealer.dispose();
     peer.close();
