@@ -63,20 +63,26 @@ function aeadRaw(
 }
 
 function cbcHmacRaw(key: Uint8Array, authKey: Uint8Array) {
+  const headerAndIv = new Uint8Array(24);
   return (plaintext: Uint8Array, iv: Uint8Array, aad: Uint8Array): Uint8Array => {
+    // The MAC covers SPI ‖ Seq ‖ IV ‖ ciphertext: the 24-byte prefix is built once, the ciphertext
+    // is fed as a second update (no copy), as a minimal implementation would.
+    headerAndIv.set(aad, 0);
+    headerAndIv.set(iv, 8);
     const c = createCipheriv('aes-128-cbc', key, iv);
     c.setAutoPadding(false);
     const ct = c.update(plaintext);
-    const h = createHmac('sha256', authKey);
-    h.update(aad);
-    h.update(iv);
-    h.update(ct);
-    const icv = h.digest().subarray(0, 16);
-    const h2 = createHmac('sha256', authKey);
-    h2.update(aad);
-    h2.update(iv);
-    h2.update(ct);
-    if (!timingSafeEqual(h2.digest().subarray(0, 16), icv)) throw new Error('ICV mismatch');
+    const icv = createHmac('sha256', authKey)
+      .update(headerAndIv)
+      .update(ct)
+      .digest()
+      .subarray(0, 16);
+    const check = createHmac('sha256', authKey)
+      .update(headerAndIv)
+      .update(ct)
+      .digest()
+      .subarray(0, 16);
+    if (!timingSafeEqual(check, icv)) throw new Error('ICV mismatch');
     const d = createDecipheriv('aes-128-cbc', key, iv);
     d.setAutoPadding(false);
     return d.update(ct);

@@ -13,6 +13,8 @@ declare -A need=(
   [depmod]=kmod
   [cpio]=cpio
   [gcc]=gcc
+  [strace]=strace
+  [setpriv]=util-linux
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -123,8 +123,10 @@ function policyOption(fd: number): { level: number; name: number; label: string 
 
 /**
  * Installs a per-socket policy (one direction; the direction is inside `policy`). Replaces the
- * socket's previous policy for that direction. Per-socket policies are not in the SPD: `ip xfrm
- * policy` does not list them.
+ * socket's previous policy for that direction. `ip xfrm policy` lists per-socket policies with
+ * direction "socket in/out"; `getsockopt` cannot read them back (`ENOPROTOOPT`). Sending on a
+ * socket whose OUT template has no SA fails with `EAGAIN` — and Node's `dgram.send()` retries
+ * `EAGAIN` without end, so install the SA before the OUT policy.
  *
  * @param policy - bytes from `encodeSocketPolicy` (`xfrm_userpolicy_info` + `xfrm_user_tmpl`).
  * @throws {SocketOptionError} `EPERM` without CAP_NET_ADMIN, `EINVAL` for a policy the kernel

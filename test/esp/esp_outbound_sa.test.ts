@@ -215,6 +215,26 @@ describe('EspOutboundSa.seal()', () => {
     );
   });
 
+  test('sealed packets do not alias each other, across slab boundaries and for large payloads', () => {
+    const sa = new EspOutboundSa(GCM);
+    const inb = new EspInboundSa({ ...GCM, replayWindowSize: 0 });
+    const packets: Uint8Array[] = [];
+    for (let i = 0; i < 200; i++) packets.push(sa.seal(new Uint8Array(1400).fill(i), 17));
+    packets.push(sa.seal(new Uint8Array(40000).fill(7), 17));
+    const copies = packets.map((p) => Uint8Array.from(p));
+    for (const p of packets) {
+      assert.ok(p instanceof Uint8Array);
+      assert.equal(p.byteLength, p.length);
+    }
+    packets[0]!.fill(0);
+    for (let i = 1; i < packets.length; i++) assert.deepEqual(packets[i], copies[i], `packet ${i}`);
+    for (let i = 1; i < packets.length; i++) {
+      const r = inb.open(packets[i]!);
+      assert.ok(r.ok);
+      assert.equal(r.payload[0], i < 200 ? i : 7);
+    }
+  });
+
   test("the keys are copied: changing the caller's buffer later changes nothing", () => {
     const key = Uint8Array.from(GCM_KEY);
     const options: EspOutboundSaOptions = {

@@ -231,7 +231,7 @@ for (const [index, algorithm] of ALGORITHMS.entries()) {
           const other = corpus[next() % CORPUS]!;
           packet = new Uint8Array(other.length);
           packet.set(other);
-          packet.set(base.subarray(0, Math.min(base.length, 8 + (next() % 24))));
+          packet.set(base.subarray(0, Math.min(base.length, other.length, 8 + (next() % 24))));
           break;
         }
         case 7: {

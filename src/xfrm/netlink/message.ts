@@ -316,7 +316,7 @@ export function decodeNetlinkError(message: NetlinkMessage): NetlinkErrorReply {
   );
   const requestType = dv.getUint16(NLMSGERR_REQUEST_OFFSET + NLMSG_TYPE_OFFSET, HOST_LITTLE_ENDIAN);
   const requestSeq = dv.getUint32(NLMSGERR_REQUEST_OFFSET + NLMSG_SEQ_OFFSET, HOST_LITTLE_ENDIAN);
-  const base = { errno: -error, requestType, requestSeq };
+  const base = { errno: error === 0 ? 0 : -error, requestType, requestSeq };
   if ((message.flags & NLM_F_ACK_TLVS) === 0) return base;
   const echoed = (message.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HEADER_LENGTH : align4(requestLength);
   const tlvStart = NLMSGERR_REQUEST_OFFSET + echoed;
