@@ -14,6 +14,7 @@ export {
   SaDeletedError,
   SocketClosedError,
 } from './errors.ts';
+export { encodePcap, LINKTYPE_RAW, type PcapRecord } from './pcap_writer.ts';
 export {
   type DatapathAddressInfo,
   ProtectedSocket,
@@ -33,3 +34,10 @@ export {
   type UserspaceSaState,
 } from './userspace_engine.ts';
 export { UserspaceSa, type UserspaceSaOptions } from './userspace_sa.ts';
+export {
+  formatEspSaWithKeysForWireshark,
+  type WiresharkEspProtocol,
+  type WiresharkEspSaOptions,
+  type WiresharkEspSaRecord,
+  WiresharkUnsupportedAlgorithmError,
+} from './wireshark_esp_sa.ts';

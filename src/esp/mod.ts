@@ -37,6 +37,20 @@ export {
 } from './esp_inbound_sa.ts';
 export { EspOutboundSa, type EspOutboundSaOptions } from './esp_outbound_sa.ts';
 export type { EspSaOptions } from './esp_sa_options.ts';
+export {
+  type BuildIpv4PacketOptions,
+  type BuildIpv6PacketOptions,
+  type BuildUdpDatagramOptions,
+  buildIpv4Packet,
+  buildIpv6Packet,
+  buildUdpDatagram,
+  type IpPacket,
+  internetChecksum,
+  parseIpPacket,
+  parseUdpDatagram,
+  type UdpDatagram,
+  udpChecksum,
+} from './ip_packet.ts';
 export { fixedIv, type IvSource } from './iv_source.ts';
 export { peekSpi } from './peek_spi.ts';
 export {
