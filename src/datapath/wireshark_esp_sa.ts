@@ -16,7 +16,7 @@
  * `test/datapath/wireshark_esp_sa.test.ts` and `test/esp/oracle_tshark.test.ts`.
  *
  * Wireshark 4.0 has no ChaCha20-Poly1305, AES-XCBC or AES-CMAC for ESP and no ESN (see
- * `docs/readme/oracles.md`).
+ * `docs/oracles.md`).
  *
  * @module
  */

@@ -15,7 +15,7 @@
  * scapy 2.5.0 is correct) cross a 2^32 boundary.
  *
  * Everything goes to one scapy process (batched JSON), so the file runs in about a second.
- * Gaps of scapy 2.5.0 (documented in docs/readme/oracles.md): no AES-XCBC-MAC, GCM ICV always
+ * Gaps of scapy 2.5.0 (documented in docs/oracles.md): no AES-XCBC-MAC, GCM ICV always
  * 16 bytes, no ESN in HMAC/CMAC ICVs, no padding check and no anti-replay on decrypt.
  */
 import assert from 'node:assert/strict';

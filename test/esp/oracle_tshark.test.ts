@@ -12,7 +12,7 @@
  * alignment. Negatives: one flipped ICV bit per checked suite is reported bad.
  *
  * Payload lengths 0, 1, 15, 16, 17, 1400 (next header 253, RFC 3692) and one UDP datagram
- * (next header 17). Gaps of tshark 4.0.17 (docs/readme/oracles.md): no ChaCha20-Poly1305, no
+ * (next header 17). Gaps of tshark 4.0.17 (docs/oracles.md): no ChaCha20-Poly1305, no
  * ESN, AES-XCBC/AES-CMAC only as "ANY 96 bit authentication [no checking]" (decryption checked,
  * ICV not).
  */

@@ -6,7 +6,7 @@
  *
  * Built on node:crypto: the chaining runs through one long-lived `aes-128-cbc` context, so a
  * packet costs one native call instead of one per block (about 20× faster at 1400 bytes, see
- * docs/readme/replay-window.md). OpenSSL keeps the last ciphertext block as the next IV;
+ * docs/replay-window.md). OpenSSL keeps the last ciphertext block as the next IV;
  * `compute` XORs it into the first block of the next message, which is the same as restarting CBC
  * with a zero IV.
  *

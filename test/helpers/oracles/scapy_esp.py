@@ -21,7 +21,7 @@
 #   seal:  {"ok": true, "esp": hex of SPI..ICV, "wire": hex of the whole packet scapy built}
 #          or {"ok": false, "error": ...}
 # scapy's own limits (2.5.0): NAT-T outer UDP length written as 8, GCM ICV always 16 bytes, ESN only in AEAD AAD (never in HMAC ICVs),
-# no padding check on decrypt, no anti-replay; see docs/readme/oracles.md.
+# no padding check on decrypt, no anti-replay; see docs/oracles.md.
 import json
 import sys
 import warnings
