@@ -9,6 +9,7 @@ import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import { backendSocketOf, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
 import { IpSecTransform } from './ipsec_transform.ts';
+import { KernelBackend } from './kernel_backend.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
@@ -17,10 +18,12 @@ import { UserspaceBackend } from './userspace_backend.ts';
 /** Options of {@link IpSecManager.create}. */
 export interface IpSecManagerOptions {
   /**
-   * `'userspace'` (default: a new {@link UserspaceBackend} owned and closed by this manager) or a
-   * `Backend` instance to share with other managers (shared SPI table, shared resource ids).
+   * `'userspace'` (default: a new {@link UserspaceBackend} owned and closed by this manager),
+   * `'kernel'` (a new {@link KernelBackend}: Linux XFRM/ESP; throws `KernelBackendUnavailableError`
+   * at creation without ESP or CAP_NET_ADMIN) or a `Backend` instance to share with other managers
+   * (shared SPI table, shared resource ids).
    */
-  readonly backend?: 'userspace' | Backend;
+  readonly backend?: 'userspace' | 'kernel' | Backend;
   /** The owner (Android's UID) for quotas and resource lookup. Default: unique per manager. */
   readonly ownerId?: string | number;
   /** NAT-T keepalive interval of encapsulation sockets opened here (RFC 3948 §2.3). Default 20000; 0 = off. */
@@ -139,6 +142,10 @@ export class IpSecManager implements AsyncDisposable {
     let ownsBackend = false;
     if (chosen === 'userspace') {
       backend = new UserspaceBackend();
+      ownsBackend = true;
+    } else if (chosen === 'kernel') {
+      // Probes first: no ESP or no CAP_NET_ADMIN → KernelBackendUnavailableError now, not later.
+      backend = await KernelBackend.create();
       ownsBackend = true;
     } else if (
       typeof chosen === 'object' &&

@@ -54,6 +54,12 @@ export {
 } from './ipsec_service.ts';
 export { IpSecTransform, IpSecTransformBuilder } from './ipsec_transform.ts';
 export { IpSecTransformState } from './ipsec_transform_state.ts';
+export {
+  KernelBackend,
+  type KernelBackendOptions,
+  KernelBackendUnavailableError,
+  type KernelBackendUnavailableReason,
+} from './kernel_backend.ts';
 export { SecurityParameterIndex } from './security_parameter_index.ts';
 export { RAND_SPI_MAX, RAND_SPI_MIN, seededRandomUint32 } from './spi_allocator.ts';
 export { type IkeMessage, UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
