@@ -4,7 +4,7 @@
  * netd's start-up rules in the current network namespace, serves commands until SIGTERM or
  * SIGINT, then removes everything it installed and the socket file.
  *
- * Usage: tsnetd [--socket PATH] [--verbose]
+ * Usage: tsnetd [--socket PATH] [--state PATH] [--verbose]
  * Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 another daemon is
  * already listening on the socket path.
  */
@@ -16,10 +16,12 @@ import {
   Netd,
   NetdServer,
   SocketPathInUseError,
+  StateFile,
 } from '../netd/mod.ts';
 
-const USAGE = `Usage: tsnetd [--socket PATH] [--verbose]
+const USAGE = `Usage: tsnetd [--socket PATH] [--state PATH] [--verbose]
   --socket PATH  Unix socket to listen on (default ${DEFAULT_SOCKET_PATH})
+  --state PATH   crash-recovery state file (default <socket>.state)
   --verbose      log every connection and request on stderr
 Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 already running`;
 
@@ -28,11 +30,12 @@ function log(line: string): void {
 }
 
 async function main(): Promise<number> {
-  let values: { socket?: string; verbose?: boolean; help?: boolean };
+  let values: { socket?: string; state?: string; verbose?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         socket: { type: 'string' },
+        state: { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,7 +75,11 @@ async function main(): Promise<number> {
 
   let netd: Netd;
   try {
-    netd = await Netd.start(new IpRouteLinuxNet());
+    // After the socket probe: no other daemon of this path is alive, the file is ours.
+    const stateFile = new StateFile(values.state ?? `${socketPath}.state`);
+    if (stateFile.recovered !== undefined)
+      log(`recovering from an unclean stop (state file ${stateFile.path})`);
+    netd = await Netd.start(new IpRouteLinuxNet(), { stateFile });
   } catch (error: unknown) {
     log(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
     await server.close();

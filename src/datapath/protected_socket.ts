@@ -2,9 +2,9 @@
  * A protected datagram socket of the userspace data path (aosp-ipsec §5, DESIGN.md).
  *
  * It owns a real UDP socket: that reserves the port and carries clear text while no transform is
- * applied. Send order with an outbound SA: SA deleted → throw; destination ≠ SA destination →
- * throw; bind if needed; build the inner UDP header (source port = own port, RFC 768 checksum over
- * the SA's addresses); seal with next header 17 (RFC 4303 transport mode); send from the SA's
+ * applied. Send order: bind if needed (before the SA is read); then with an outbound SA: SA
+ * deleted → throw; destination ≠ SA destination → throw; build the inner UDP header (source
+ * port = own port, RFC 768 checksum over the SA's addresses); seal with next header 17 (RFC 4303 transport mode); send from the SA's
  * encapsulation socket to (SA destination, remote encapsulation port) (RFC 3948).
  * Receive: ESP is opened by the engine and handed to {@link ProtectedSocket.deliver} only when this
  * socket holds the SA inbound (current, or previous during a rekey overlap). Clear text that
@@ -96,6 +96,7 @@ export class ProtectedSocket extends EventEmitter {
     }
     this.#binding = new Promise<DatapathAddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => {
+        this.#udp.off('error', onError);
         this.#binding = undefined;
         reject(err);
       };
@@ -107,8 +108,13 @@ export class ProtectedSocket extends EventEmitter {
         this.#hooks.onBound(this);
         resolve(this.#bound);
       };
-      if (address === undefined) this.#udp.bind(port, done);
-      else this.#udp.bind(port, address, done);
+      try {
+        if (address === undefined) this.#udp.bind(port, done);
+        else this.#udp.bind(port, address, done);
+      } catch (err: unknown) {
+        // dgram throws synchronously for some arguments: undo, so that the socket can bind later.
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
     });
     return this.#binding;
   }
@@ -122,6 +128,11 @@ export class ProtectedSocket extends EventEmitter {
 
   /** Sends one datagram (protected when an outbound SA is applied). */
   async send(message: Uint8Array, port: number, address: string): Promise<void> {
+    if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
+    // Bind through bind() (never dgram's implicit bind): the engine must know the port to deliver
+    // inbound ESP here, and the outbound SA is read only after the await, so a transform applied,
+    // replaced or closed meanwhile is honoured (fail closed, never clear text).
+    if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
     if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
     const sa = this.outboundSa;
     if (sa === undefined) {
@@ -138,7 +149,7 @@ export class ProtectedSocket extends EventEmitter {
         `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
       );
     }
-    const bound = this.#bound ?? (await (this.#binding ?? this.bind(0, undefined)));
+    const bound = this.address();
     const inner = buildUdpDatagram({
       srcAddr: sa.sourceBytes,
       dstAddr: sa.destinationBytes,

@@ -13,6 +13,12 @@ export interface ManagerContext {
   readonly resourceIds: Set<number>;
   /** Throws when the manager is closed. */
   assertOpen(action: string): void;
+  /**
+   * Call after a service call that created resource `resourceId` resolved: when the manager was
+   * closed meanwhile (its `close()` did not see the new id), releases the resource and throws
+   * `IllegalStateError`; otherwise records the id for release at manager close.
+   */
+  adopt(resourceId: number, action: string): Promise<void>;
 }
 
 const CONTEXTS = new WeakMap<object, ManagerContext>();

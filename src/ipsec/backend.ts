@@ -81,7 +81,11 @@ export interface BackendDatagramSocket extends EventEmitter {
   close(): Promise<void>;
 }
 
-/** Algorithms of an SA, validated by the service core before they reach a backend. */
+/**
+ * Algorithms of an SA, validated by the service core before they reach a backend. The key buffers
+ * belong to the service and are zero-filled as soon as `createSa` settles: a backend copies what
+ * it keeps.
+ */
 export interface BackendSaAlgorithms {
   readonly encryption?: { readonly name: string; readonly key: Uint8Array };
   readonly authentication?: {

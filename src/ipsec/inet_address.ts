@@ -4,6 +4,7 @@
  * normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination compares like with like.
  */
 import { isIP, SocketAddress } from 'node:net';
+import { truncateText } from './_socket_args.ts';
 import { IllegalArgumentError } from './errors.ts';
 
 /** A validated numeric address. */
@@ -27,7 +28,7 @@ export function checkInetAddress(text: unknown): InetAddress {
   }
   if (text === '') throw new IllegalArgumentError('Unspecified address');
   const kind = isIP(text);
-  if (kind === 0) throw new IllegalArgumentError(`Not a numeric address: ${text}`);
+  if (kind === 0) throw new IllegalArgumentError(`Not a numeric address: ${truncateText(text)}`);
   const family = kind === 4 ? 'IPv4' : 'IPv6';
   const address = new SocketAddress({ address: text, family: kind === 4 ? 'ipv4' : 'ipv6' })
     .address;

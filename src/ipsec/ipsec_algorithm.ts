@@ -3,6 +3,7 @@
  * Android's `IpSecAlgorithm.checkValidOrThrow` (aosp-ipsec §3): name, then key length, then
  * truncation (ICV) length. Key material is copied in and out and never printed or serialised.
  */
+import { truncateText } from './_socket_args.ts';
 import { IllegalArgumentError } from './errors.ts';
 
 /** How an algorithm is used in a transform (Android's @hide `isEncryption`/`isAuthentication`/`isAead`). */
@@ -127,7 +128,9 @@ export class IpSecAlgorithm {
     }
     checkValidOrThrow(name, key.length * 8, truncLenBits);
     this.#name = name;
-    this.#key = key.slice();
+    // Uint8Array.from, not key.slice(): Buffer#slice is a view, and the key must not alias the
+    // caller's buffer (zeroing it, or mutating getKey()'s result, must not change this key).
+    this.#key = Uint8Array.from(key);
     this.#truncLenBits = truncLenBits;
   }
 
@@ -167,7 +170,7 @@ export class IpSecAlgorithm {
    * ```
    */
   getKey(): Uint8Array {
-    return this.#key.slice();
+    return Uint8Array.from(this.#key);
   }
 
   /**
@@ -210,7 +213,7 @@ export class IpSecAlgorithm {
  */
 export function checkValidOrThrow(name: string, keyLenBits: number, truncLenBits: number): void {
   const rule = RULES.get(name);
-  if (rule === undefined) throw new IllegalArgumentError(`Unsupported algorithm: ${name}`);
+  if (rule === undefined) throw new IllegalArgumentError(`Unsupported algorithm: ${truncateText(name)}`);
   if (!rule.keyLengthsBits.includes(keyLenBits)) {
     throw new IllegalArgumentError(`Invalid key material keyLength: ${keyLenBits}`);
   }

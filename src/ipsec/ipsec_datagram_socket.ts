@@ -5,6 +5,7 @@
  * `IpSecManager.applyTransportModeTransform` its traffic is ESP (aosp-ipsec §5).
  */
 import { EventEmitter } from 'node:events';
+import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { BackendDatagramSocket, RemoteInfo, SocketAddressInfo } from './backend.ts';
 import { TransformClosedError } from './errors.ts';
 
@@ -59,6 +60,8 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
   /**
    * Binds the socket (port 0 or omitted = random; address omitted = all addresses).
    *
+   * @throws {TypeError} / {RangeError} port not an integer in 0..65535
+   * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
@@ -68,13 +71,25 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
    * ```
    */
   bind(port = 0, address?: string): Promise<SocketAddressInfo> {
+    try {
+      checkPort('bind', port, 0);
+      if (address !== undefined) checkSocketAddress('bind', address, this.#family());
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
     return this.#socket.bind(port, address);
+  }
+
+  #family(): 'IPv4' | 'IPv6' {
+    return this.#socket.type === 'udp4' ? 'IPv4' : 'IPv6';
   }
 
   /**
    * Sends one datagram. With an outbound transform applied it is sealed as ESP and must go to
    * the transform's destination; binds to a random port first when unbound.
    *
+   * @throws {TypeError} / {RangeError} port not an integer in 1..65535
+   * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @throws {DestinationMismatchError} the address is not the outbound transform's destination
    * @throws {TransformClosedError} an applied transform was closed and not removed
    * @example
@@ -89,6 +104,12 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
     const bytes = typeof message === 'string' ? new TextEncoder().encode(message) : message;
     if (!(bytes instanceof Uint8Array)) {
       return Promise.reject(new TypeError('Cannot send: message must be a Uint8Array or string'));
+    }
+    try {
+      checkPort('send', port, 1);
+      checkSocketAddress('send', address, this.#family());
+    } catch (err: unknown) {
+      return Promise.reject(err);
     }
     return this.#socket.send(bytes, port, address);
   }

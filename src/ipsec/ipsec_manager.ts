@@ -4,6 +4,7 @@
  * backend instance, shared by every manager that uses it, like Android's system server).
  */
 import { type ManagerContext, registerContext } from './_manager_context.ts';
+import { describeValue } from './_socket_args.ts';
 import type { AddressFamily, Backend } from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import { backendSocketOf, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
@@ -28,7 +29,7 @@ export interface IpSecManagerOptions {
   readonly ownerId?: string | number;
   /** NAT-T keepalive interval of encapsulation sockets opened here (RFC 3948 §2.3). Default 20000; 0 = off. */
   readonly keepaliveIntervalMs?: number;
-  /** Anti-replay window of transforms built here. Default 4096 (Android 14). */
+  /** Anti-replay window of transforms built here: 0 (off) or 32..65536. Default 4096 (Android 14). */
   readonly replayWindowSize?: number;
   /** Extended sequence numbers for transforms built here. Default false (Android). */
   readonly esn?: boolean;
@@ -50,6 +51,10 @@ let nextDefaultOwner = 1;
 
 /** Default anti-replay window (Android 14, `REPLAY_WINDOW_SIZE_ESN`). */
 export const DEFAULT_REPLAY_WINDOW_SIZE = 4096;
+/** Smallest anti-replay window besides 0 (off); the ESP engine's limit. */
+const MIN_REPLAY_WINDOW_SIZE = 32;
+/** Largest anti-replay window (a bigger one would let a typo allocate gigabytes per SA). */
+const MAX_REPLAY_WINDOW_SIZE = 65536;
 /** Default NAT-T keepalive interval (RFC 3948 §4 suggests 20 s). */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 20_000;
 
@@ -90,6 +95,7 @@ export class IpSecManager implements AsyncDisposable {
   readonly #context: ManagerContext;
   readonly #ownsBackend: boolean;
   readonly #sockets = new Set<IpSecDatagramSocket>();
+  readonly #encapSockets = new Set<UdpEncapsulationSocket>();
   #closed = false;
 
   private constructor(
@@ -107,6 +113,14 @@ export class IpSecManager implements AsyncDisposable {
       assertOpen: (action: string) => {
         if (this.#closed)
           throw new IllegalStateError(`Cannot ${action}: the IpSecManager is closed`);
+      },
+      adopt: async (resourceId: number, action: string) => {
+        if (!this.#closed) {
+          this.#context.resourceIds.add(resourceId);
+          return;
+        }
+        await service.releaseAllOf(this.#context.caller, [resourceId]);
+        throw new IllegalStateError(`Cannot ${action}: the IpSecManager was closed meanwhile`);
       },
     };
     registerContext(this, this.#context);
@@ -126,16 +140,43 @@ export class IpSecManager implements AsyncDisposable {
    */
   static async create(options: IpSecManagerOptions = {}): Promise<IpSecManager> {
     const replayWindowSize = options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE;
-    if (!Number.isInteger(replayWindowSize) || replayWindowSize < 0) {
+    if (
+      !Number.isInteger(replayWindowSize) ||
+      (replayWindowSize !== 0 &&
+        (replayWindowSize < MIN_REPLAY_WINDOW_SIZE || replayWindowSize > MAX_REPLAY_WINDOW_SIZE))
+    ) {
       throw new RangeError(
-        `Invalid replayWindowSize: expected an integer ≥ 0, got ${replayWindowSize}`,
+        `Invalid replayWindowSize: expected 0 or an integer in 32..65536, got ${describeValue(replayWindowSize)}`,
       );
     }
     const keepaliveIntervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-    if (!Number.isFinite(keepaliveIntervalMs) || keepaliveIntervalMs < 0) {
+    // setInterval() turns anything above 2^31 - 1 into 1 ms: a keepalive flood, not "rarely".
+    if (
+      typeof keepaliveIntervalMs !== 'number' ||
+      !Number.isFinite(keepaliveIntervalMs) ||
+      keepaliveIntervalMs < 0 ||
+      keepaliveIntervalMs > 0x7fffffff
+    ) {
       throw new RangeError(
-        `Invalid keepaliveIntervalMs: expected a number ≥ 0, got ${keepaliveIntervalMs}`,
+        `Invalid keepaliveIntervalMs: expected a number in 0..2147483647, got ${describeValue(keepaliveIntervalMs)}`,
       );
+    }
+    // Every option is checked before a backend (sockets) is created: a bad option leaks nothing.
+    const { ownerId: owner, esn, randomUint32 } = options;
+    if (
+      owner !== undefined &&
+      !(typeof owner === 'string' && owner !== '') &&
+      !(typeof owner === 'number' && Number.isSafeInteger(owner))
+    ) {
+      throw new TypeError(
+        'Cannot create IpSecManager: ownerId must be a non-empty string or a safe integer',
+      );
+    }
+    if (esn !== undefined && typeof esn !== 'boolean') {
+      throw new TypeError('Cannot create IpSecManager: esn must be a boolean');
+    }
+    if (randomUint32 !== undefined && typeof randomUint32 !== 'function') {
+      throw new TypeError('Cannot create IpSecManager: randomUint32 must be a function');
     }
     const chosen = options.backend ?? 'userspace';
     let backend: Backend;
@@ -154,7 +195,7 @@ export class IpSecManager implements AsyncDisposable {
     ) {
       backend = chosen;
     } else {
-      throw new TypeError(`Cannot create IpSecManager: unknown backend ${String(chosen)}`);
+      throw new TypeError(`Cannot create IpSecManager: unknown backend ${describeValue(chosen)}`);
     }
     let service = SERVICES.get(backend);
     if (service === undefined) {
@@ -212,7 +253,7 @@ export class IpSecManager implements AsyncDisposable {
         requestedSpi > 0xffffffff
       ) {
         throw new TypeError(
-          `Cannot allocate SPI: requestedSpi must be a 32-bit integer, got ${String(requestedSpi)}`,
+          `Cannot allocate SPI: requestedSpi must be a 32-bit integer, got ${describeValue(requestedSpi)}`,
         );
       }
       spiValue = requestedSpi >>> 0;
@@ -226,7 +267,7 @@ export class IpSecManager implements AsyncDisposable {
       spiValue,
       this.#context.options,
     );
-    this.#context.resourceIds.add(r.resourceId);
+    await this.#context.adopt(r.resourceId, 'allocate SPI');
     return new SecurityParameterIndex(this.#context, r.resourceId, r.spi, r.destination.address);
   }
 
@@ -251,13 +292,15 @@ export class IpSecManager implements AsyncDisposable {
     this.#context.assertOpen('open UDP encapsulation socket');
     if (port !== undefined) {
       if (!Number.isInteger(port))
-        throw new TypeError(`Cannot open socket: port must be an integer, got ${String(port)}`);
+        throw new TypeError(
+          `Cannot open socket: port must be an integer, got ${describeValue(port)}`,
+        );
       if (port === 0) throw new IllegalArgumentError('Specified port must be a valid port number!');
     }
     const family = options.family ?? 'IPv4';
     if (family !== 'IPv4' && family !== 'IPv6') {
       throw new TypeError(
-        `Cannot open socket: family must be 'IPv4' or 'IPv6', got ${String(family)}`,
+        `Cannot open socket: family must be 'IPv4' or 'IPv6', got ${describeValue(family)}`,
       );
     }
     const r = await this.#context.service.openEncapSocket(
@@ -266,8 +309,11 @@ export class IpSecManager implements AsyncDisposable {
       family,
       this.#context.options,
     );
-    this.#context.resourceIds.add(r.resourceId);
-    return new UdpEncapsulationSocket(this.#context, r.resourceId, r.socket);
+    await this.#context.adopt(r.resourceId, 'open UDP encapsulation socket');
+    const socket = new UdpEncapsulationSocket(this.#context, r.resourceId, r.socket);
+    this.#encapSockets.add(socket);
+    socket.once('close', () => this.#encapSockets.delete(socket));
+    return socket;
   }
 
   /**
@@ -284,7 +330,7 @@ export class IpSecManager implements AsyncDisposable {
     this.#context.assertOpen('create socket');
     if (type !== 'udp4' && type !== 'udp6') {
       throw new TypeError(
-        `Cannot create socket: type must be 'udp4' or 'udp6', got ${String(type)}`,
+        `Cannot create socket: type must be 'udp4' or 'udp6', got ${describeValue(type)}`,
       );
     }
     const socket = new IpSecDatagramSocket(
@@ -383,9 +429,11 @@ export class IpSecManager implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const socket of [...this.#sockets]) await socket.close();
+    // Their 'close' event ends pending `for await` loops; transforms still hold the ports.
+    for (const encap of [...this.#encapSockets]) await encap.close();
     const ids = [...this.#context.resourceIds].sort((a, b) => b - a);
     this.#context.resourceIds.clear();
-    for (const socket of [...this.#sockets]) await socket.close();
     try {
       await this.#context.service.releaseAllOf(this.#context.caller, ids);
     } finally {

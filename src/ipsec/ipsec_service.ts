@@ -11,6 +11,8 @@
  * - every validation in Android's order with Android's outcome (§1, §4, §5, §6); only the manager
  *   that built a transform may apply it (§5).
  */
+
+import { describeValue } from './_socket_args.ts';
 import type {
   AddressFamily,
   Backend,
@@ -349,7 +351,7 @@ export class IpSecService {
       }
       const remotePort = config.encapRemotePort ?? 0;
       if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > PORT_MAX) {
-        throw new IllegalArgumentError(`Invalid remote UDP port: ${remotePort}`);
+        throw new IllegalArgumentError(`Invalid remote UDP port: ${describeValue(remotePort)}`);
       }
     }
     // 3b. algorithms
@@ -385,20 +387,28 @@ export class IpSecService {
     if (owner.transformCount >= MAX_NUM_TRANSFORMS) {
       throw new ResourceUnavailableError('Failed to allocate a new IpSecTransform');
     }
-    // 6. backend
-    const sa = await this.#backend.createSa({
-      spi: spiRecord.spi,
-      sourceAddress: source.address,
-      destinationAddress: destination.address,
-      family: destination.family,
-      ...algorithms,
-      ...(encap !== undefined
-        ? { encapsulation: { socket: encap.socket, remotePort: config.encapRemotePort ?? 0 } }
-        : {}),
-      replayWindowSize: options.replayWindowSize,
-      esn: options.esn,
-      ownerTag: owner.tag,
-    });
+    // 6. backend. The keys in `algorithms` are this call's own copies (IpSecAlgorithm.getKey());
+    // backends copy what they keep, so they are zeroed as soon as the backend has answered.
+    let sa: BackendSa;
+    try {
+      sa = await this.#backend.createSa({
+        spi: spiRecord.spi,
+        sourceAddress: source.address,
+        destinationAddress: destination.address,
+        family: destination.family,
+        ...algorithms,
+        ...(encap !== undefined
+          ? { encapsulation: { socket: encap.socket, remotePort: config.encapRemotePort ?? 0 } }
+          : {}),
+        replayWindowSize: options.replayWindowSize,
+        esn: options.esn,
+        ownerTag: owner.tag,
+      });
+    } finally {
+      algorithms.encryption?.key.fill(0);
+      algorithms.authentication?.key.fill(0);
+      algorithms.aead?.key.fill(0);
+    }
     // 7. record; the SPI is owned by this transform from now on
     owner.transformCount++;
     spiRecord.ownedByTransform = true;
@@ -547,7 +557,7 @@ function checkDirection(direction: unknown): TransformDirection {
   if (direction === 2) {
     throw new SecurityError('Cannot apply a transform in DIRECTION_FWD: needs NETWORK_STACK');
   }
-  throw new IllegalArgumentError(`Invalid Direction: ${String(direction)}`);
+  throw new IllegalArgumentError(`Invalid Direction: ${describeValue(direction)}`);
 }
 
 /** `validateAlgorithms` (§4 3b). */

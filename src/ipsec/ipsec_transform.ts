@@ -113,7 +113,9 @@ export class IpSecTransform implements AsyncDisposable {
     const id = this.#resourceId;
     if (id === INVALID_RESOURCE_ID) return;
     this.#resourceId = INVALID_RESOURCE_ID;
-    this.#context.resourceIds.delete(id);
+    // Not in the set any more: the manager's close() already released it (Android: close() after
+    // the service dropped the record is a no-op, never an error).
+    if (!this.#context.resourceIds.delete(id)) return;
     await this.#context.service.deleteTransform(this.#context.caller, id);
   }
 
@@ -233,7 +235,7 @@ export class IpSecTransformBuilder {
       },
       this.#context.options,
     );
-    this.#context.resourceIds.add(resourceId);
+    await this.#context.adopt(resourceId, 'build transform');
     return new IpSecTransform(this.#context, description);
   }
 }

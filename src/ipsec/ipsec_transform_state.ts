@@ -45,7 +45,7 @@ export class IpSecTransformState {
     this.rxHighestSequenceNumber = fields.rxHighestSequenceNumber;
     this.packetCount = fields.packetCount;
     this.byteCount = fields.byteCount;
-    this.#replayBitmap = fields.replayBitmap.slice();
+    this.#replayBitmap = Uint8Array.from(fields.replayBitmap);
   }
 
   /** Android getter of {@link IpSecTransformState.timestampMillis}. */
@@ -73,6 +73,6 @@ export class IpSecTransformState {
    * number (right edge − window + 1 + i) … in Android's layout, 512 bytes for a 4096 window.
    */
   getReplayBitmap(): Uint8Array {
-    return this.#replayBitmap.slice();
+    return Uint8Array.from(this.#replayBitmap);
   }
 }

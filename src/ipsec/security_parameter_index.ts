@@ -76,7 +76,8 @@ export class SecurityParameterIndex implements AsyncDisposable {
     const id = this.#resourceId;
     if (id === INVALID_RESOURCE_ID) return;
     this.#resourceId = INVALID_RESOURCE_ID;
-    this.#context.resourceIds.delete(id);
+    // Not in the set any more: the manager's close() already released it.
+    if (!this.#context.resourceIds.delete(id)) return;
     await this.#context.service.releaseSpi(this.#context.caller, id);
   }
 

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ManagerContext } from './_manager_context.ts';
+import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { AddressFamily, BackendEncapSocket, RemoteInfo } from './backend.ts';
 import { IllegalStateError } from './errors.ts';
 import { INVALID_RESOURCE_ID } from './security_parameter_index.ts';
@@ -79,6 +80,8 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    * marker (four zero bytes, RFC 3948 §2.2); without it the peer takes the datagram for ESP.
    *
    * @throws {IllegalStateError} when the socket is closed
+   * @throws {TypeError} / {RangeError} port not an integer in 1..65535
+   * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
@@ -94,6 +97,8 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
     if (!(message instanceof Uint8Array)) {
       throw new TypeError('Cannot send: message must be a Uint8Array');
     }
+    checkPort('send', port, 1);
+    checkSocketAddress('send', address, this.#family);
     await this.#socket.sendIke(message, port, address);
   }
 
@@ -159,9 +164,11 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
     if (id === INVALID_RESOURCE_ID) return;
     this.#resourceId = INVALID_RESOURCE_ID;
     this.#socket.setIkeReceiver(undefined);
-    this.#context.resourceIds.delete(id);
     try {
-      await this.#context.service.closeEncapSocket(this.#context.caller, id);
+      // Not in the set any more: the manager's close() already released it.
+      if (this.#context.resourceIds.delete(id)) {
+        await this.#context.service.closeEncapSocket(this.#context.caller, id);
+      }
     } finally {
       this.emit('close');
     }

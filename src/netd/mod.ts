@@ -46,4 +46,5 @@ export { CMD_ARGS_MAX, CMD_BUF_SIZE, tokenize } from './protocol/tokenize.ts';
 export { ROUTE_TABLE, RouteController, RULE_PRIORITY } from './route_controller.ts';
 export type { NetdServerOptions } from './server.ts';
 export { DEFAULT_SOCKET_PATH, NetdServer, probeSocket, SOCKET_MODE } from './server.ts';
+export { type NetdState, StateFile } from './state_file.ts';
 export { TetherController } from './tether_controller.ts';

@@ -10,6 +10,7 @@ import type { LinuxNet } from './linux_net.ts';
 import { NetworkController } from './network_controller.ts';
 import type { Reply } from './protocol/response.ts';
 import { RouteController } from './route_controller.ts';
+import type { StateFile } from './state_file.ts';
 import { TetherController } from './tether_controller.ts';
 
 /**
@@ -27,17 +28,25 @@ export class Netd {
   #queue: Promise<unknown> = Promise.resolve();
   #commandCount = 0;
   #stopped = false;
+  readonly #stateFile: StateFile | undefined;
 
-  private constructor(context: CommandContext) {
+  private constructor(context: CommandContext, stateFile: StateFile | undefined) {
     this.#context = context;
+    this.#stateFile = stateFile;
   }
 
-  /** Installs the start-up state on `net` and returns a ready processor. */
-  static async start(net: LinuxNet): Promise<Netd> {
-    const routes = new RouteController(net);
-    const tether = new TetherController(net);
+  /**
+   * Installs the start-up state on `net` and returns a ready processor.
+   *
+   * @param net the Linux access.
+   * @param options `stateFile`: crash-recovery state (see `state_file.ts`); without it a
+   *   SIGKILLed daemon's changes cannot be undone by its successor.
+   */
+  static async start(net: LinuxNet, options: { stateFile?: StateFile } = {}): Promise<Netd> {
+    const routes = new RouteController(net, options.stateFile);
+    const tether = new TetherController(net, options.stateFile);
     const networks = new NetworkController(routes);
-    const netd = new Netd({ routes, tether, networks });
+    const netd = new Netd({ routes, tether, networks }, options.stateFile);
     try {
       await routes.init();
       await tether.init();
@@ -85,6 +94,8 @@ export class Netd {
       ...(await this.#context.routes.shutdown()),
       ...(await this.#context.tether.shutdown()),
     ];
+    // Clean shutdown: everything recorded was undone (or reported), nothing left to recover.
+    this.#stateFile?.remove();
     return problems;
   }
 }

@@ -6,7 +6,9 @@
  * Every rule is installed for IPv4 and IPv6.
  *
  * Everything it installs is recorded in a journal, so `shutdown()` removes exactly that and
- * then re-adds the rules that existed before `init()` flushed them.
+ * then re-adds the rules that existed before `init()` flushed them. With a {@link StateFile}
+ * the saved rules and the tables routes went to survive a SIGKILL: the next daemon restores
+ * the original rules (not its predecessor's) and flushes the predecessor's tables.
  */
 import type { Errno } from './errno.ts';
 import { NetdOperationError } from './errors.ts';
@@ -30,6 +32,7 @@ import {
 } from './linux_net.ts';
 import { LOCAL_NET_ID } from './net_id.ts';
 import { parseDestination, parseNextHop } from './route_target.ts';
+import type { StateFile } from './state_file.ts';
 
 /** Rule priorities of Android 8–11 (`RouteController.h`). */
 export const RULE_PRIORITY = {
@@ -256,9 +259,11 @@ export class RouteController {
   readonly #tethering = new Map<string, { count: number; iif: string; rule: RuleSpec }>();
   readonly #savedRules = new Map<Family, Uint8Array>();
   #initialised = false;
+  readonly #stateFile: StateFile | undefined;
 
-  constructor(net: LinuxNet) {
+  constructor(net: LinuxNet, stateFile?: StateFile) {
     this.#net = net;
+    this.#stateFile = stateFile;
   }
 
   /** Number of journal entries (rules, routes, marks, chain) currently installed. */
@@ -271,11 +276,36 @@ export class RouteController {
    * `routectrl_mangle_INPUT` chain hooked from mangle INPUT.
    */
   async init(): Promise<void> {
+    const recovered = this.#stateFile?.recovered;
     for (const family of FAMILIES) {
-      this.#savedRules.set(family, await this.#net.saveRules(family));
+      const persisted = recovered?.rules[family === 4 ? '4' : '6'];
+      if (persisted !== undefined) {
+        // A predecessor died: the current rules are its leftovers, the file has the originals.
+        this.#savedRules.set(family, Buffer.from(persisted, 'base64'));
+      } else {
+        const snapshot = await this.#net.saveRules(family);
+        this.#savedRules.set(family, snapshot);
+        this.#stateFile?.update((s) => {
+          s.rules[family === 4 ? '4' : '6'] = Buffer.from(snapshot).toString('base64');
+        });
+      }
       await this.#net.flushRules(family);
     }
     this.#initialised = true;
+    if (recovered !== undefined && recovered.tables.length > 0) {
+      for (const table of recovered.tables) {
+        for (const family of FAMILIES) {
+          try {
+            await this.#net.flushRouteTable(family, table);
+          } catch {
+            // Already empty or gone.
+          }
+        }
+      }
+      this.#stateFile?.update((s) => {
+        s.tables = [];
+      });
+    }
     for (const rule of baseRules()) await this.#addRuleBoth(rule);
     for (const family of FAMILIES) await this.#installChain(family);
   }
@@ -554,6 +584,11 @@ export class RouteController {
     tableType: TableType,
   ): Promise<void> {
     const route = await this.#routeSpec(iface, destination, nexthop, tableType);
+    if (this.#stateFile !== undefined && !this.#stateFile.state.tables.includes(route.table)) {
+      this.#stateFile.update((s) => {
+        s.tables.push(route.table);
+      });
+    }
     try {
       await this.#net.modifyRoute('add', route);
     } catch (error: unknown) {

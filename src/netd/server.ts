@@ -8,8 +8,9 @@
  * socket is never removed (`SocketPathInUseError`).
  *
  * Bounds: at most `maxConnections` clients; a client with `MAX_PENDING_FRAMES` unanswered
- * requests is paused until its replies are written, so a client that never reads cannot
- * make the daemon buffer without limit. Malformed input only ever produces `500` replies.
+ * requests is paused until its replies are written, and a reply that does not fit the socket's
+ * send buffer holds back the client's next request until it drains, so a client that never
+ * reads cannot make the daemon buffer replies without limit. Malformed input only ever produces `500` replies.
  */
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -70,6 +71,18 @@ async function prepareSocketPath(path: string): Promise<void> {
   if (!isSocket) throw new SocketPathInUseError(path);
   if (await probeSocket(path)) throw new DaemonRunningError(path);
   await unlink(path);
+}
+
+function waitForDrain(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
 
 function describe(argvText: string): string {
@@ -173,7 +186,10 @@ export class NetdServer {
         lines = [`400 ${session.seq} Internal error`];
       }
       if (!socket.destroyed && socket.writable) {
-        for (const line of lines) socket.write(`${line}\0`, 'latin1');
+        let flushed = true;
+        for (const line of lines) flushed = socket.write(`${line}\0`, 'latin1');
+        // Backpressure: the next request of this client waits until its replies are taken.
+        if (!flushed) await waitForDrain(socket);
       }
     };
 

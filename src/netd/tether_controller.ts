@@ -4,12 +4,21 @@
  * `ipv4/ip_forward` and `ipv6/conf/all/forwarding`; an empty set writes 0 to both and then 0
  * to `accept_redirects` of `all`, `default` and every interface, IPv4 and IPv6.
  *
- * The value each sysctl had before its first write is remembered; `shutdown()` puts it back.
+ * The value each sysctl had before its first write is remembered (and persisted in the
+ * {@link StateFile} when there is one, so a daemon started after a SIGKILL restores the
+ * original values, not its predecessor's); `shutdown()` puts it back.
  */
 import { NetdOperationError } from './errors.ts';
 import type { Family, LinuxNet } from './linux_net.ts';
+import type { StateFile } from './state_file.ts';
 
 const IPV4_FORWARDING = 'ipv4/ip_forward';
+/**
+ * Most distinct forwarding requesters (an implementation limit; Android has none). Each one is
+ * up to 1023 bytes held for the daemon's lifetime, so without a bound any client could grow
+ * the daemon's memory without limit. Beyond it `ipfwd enable` fails with ENOSPC.
+ */
+export const MAX_FORWARDING_REQUESTERS = 256;
 const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
 
 /**
@@ -28,9 +37,15 @@ export class TetherController {
   readonly #requesters = new Set<string>();
   /** Original value of every sysctl written, in first-write order. */
   readonly #originals = new Map<string, string>();
+  readonly #stateFile: StateFile | undefined;
 
-  constructor(net: LinuxNet) {
+  constructor(net: LinuxNet, stateFile?: StateFile) {
     this.#net = net;
+    this.#stateFile = stateFile;
+    // Sysctls a dead predecessor changed: restore them too, to the values it found.
+    for (const [path, value] of Object.entries(stateFile?.recovered?.sysctls ?? {})) {
+      this.#originals.set(path, value);
+    }
   }
 
   /** Number of distinct requesters; forwarding is on when it is not 0. */
@@ -45,6 +60,12 @@ export class TetherController {
 
   /** Adds a requester (idempotent) and rewrites the sysctls. */
   async enableForwarding(requester: string): Promise<void> {
+    if (!this.#requesters.has(requester) && this.#requesters.size >= MAX_FORWARDING_REQUESTERS) {
+      throw new NetdOperationError(
+        'ENOSPC',
+        `Cannot add forwarding requester: ${MAX_FORWARDING_REQUESTERS} already registered`,
+      );
+    }
     this.#requesters.add(requester);
     await this.#apply();
   }
@@ -56,7 +77,13 @@ export class TetherController {
   }
 
   async #write(path: string, value: string): Promise<void> {
-    if (!this.#originals.has(path)) this.#originals.set(path, await this.#net.readSysctl(path));
+    if (!this.#originals.has(path)) {
+      const original = await this.#net.readSysctl(path);
+      this.#originals.set(path, original);
+      this.#stateFile?.update((s) => {
+        s.sysctls[path] = original;
+      });
+    }
     await this.#net.writeSysctl(path, value);
   }
 

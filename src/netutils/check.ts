@@ -5,7 +5,10 @@
  * tsnetd keeps that, and adds one hardening step before it: an argument that is empty or holds
  * whitespace or a control character (NUL included) is refused, because the space-joined string
  * cannot tell `["a b"]` from `["a", "b"]` and a rule could be satisfied by text the real tool
- * sees as one argument.
+ * sees as one argument. A command longer than {@link MAX_COMMAND_LENGTH} characters or with more
+ * than {@link MAX_ARGUMENTS} arguments is refused too, before any rule runs: some AOSP rules
+ * (`ipfwd (add|remove) .*([^ ]*oem…`) backtrack quadratically, and a 128 KiB argument would
+ * otherwise keep the check busy for seconds.
  */
 import type { RuleSet } from './rule_set.ts';
 
@@ -14,6 +17,11 @@ import type { RuleSet } from './rule_set.ts';
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 export const UNSAFE_ARGUMENT_REGEXP = /[\s\u0000-\u001f\u007f-\u009f]/;
+
+/** Longest joined command (argv[0] included, single spaces) the check looks at. */
+export const MAX_COMMAND_LENGTH = 4096;
+/** Most arguments (argv[0] included) the check looks at. */
+export const MAX_ARGUMENTS = 256;
 
 /** The outcome of {@link checkCommand}. */
 export type CheckResult =
@@ -28,6 +36,12 @@ export type CheckResult =
       readonly allowed: false;
       readonly command: string;
       readonly reason: 'no-matching-rule';
+    }
+  | {
+      readonly allowed: false;
+      readonly command: string;
+      /** More than {@link MAX_ARGUMENTS} arguments or {@link MAX_COMMAND_LENGTH} characters. */
+      readonly reason: 'too-long';
     }
   | {
       readonly allowed: false;
@@ -56,7 +70,7 @@ export function findUnsafeArgument(argv: readonly string[]): number {
 }
 
 /**
- * Checks a command against a rule set: hardening first, then the AOSP search over the
+ * Checks a command against a rule set: bounds and hardening first, then the AOSP search over the
  * space-joined argv. argv[0] must already be the tool path (`<tool dir>/<tool>`).
  *
  * @param ruleSet the compiled rules.
@@ -70,6 +84,8 @@ export function findUnsafeArgument(argv: readonly string[]): number {
  */
 export function checkCommand(ruleSet: RuleSet, argv: readonly string[]): CheckResult {
   const command = argv.join(' ');
+  if (argv.length > MAX_ARGUMENTS || command.length > MAX_COMMAND_LENGTH)
+    return { allowed: false, command, reason: 'too-long' };
   const argumentIndex = findUnsafeArgument(argv);
   if (argumentIndex !== -1)
     return { allowed: false, command, reason: 'unsafe-argument', argumentIndex };

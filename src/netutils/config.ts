@@ -26,6 +26,53 @@ export const MAX_EXTRA_PATTERNS = 64;
 /** Longest extra fragment, in characters (an implementation limit). */
 export const MAX_EXTRA_PATTERN_LENGTH = 256;
 
+/**
+ * Names Android's framework (or the kernel) owns. A vendor fragment that matches the start of
+ * one of them (the rules are not end-anchored, so a prefix suffices) would hand vendors
+ * framework interfaces or built-in chains and targets: `.+`, `[^ ]+`, `w.*`, `I` are refused.
+ */
+export const FRAMEWORK_INTERFACE_NAMES: readonly string[] = [
+  'lo',
+  'eth0',
+  'wlan0',
+  'p2p0',
+  'rmnet0',
+  'dummy0',
+  'tun0',
+  'ppp0',
+  'bt-pan',
+  'v4-wlan0',
+  'ip6tnl0',
+  'sit0',
+  'usb0',
+  'rndis0',
+  'bond0',
+  'veth0',
+  'br0',
+  'ifb0',
+];
+/** Built-in and netd-owned chains and targets (see {@link FRAMEWORK_INTERFACE_NAMES}). */
+export const FRAMEWORK_CHAIN_NAMES: readonly string[] = [
+  'INPUT',
+  'OUTPUT',
+  'FORWARD',
+  'PREROUTING',
+  'POSTROUTING',
+  'ACCEPT',
+  'DROP',
+  'REJECT',
+  'RETURN',
+  'MARK',
+  'CONNMARK',
+  'LOG',
+  'routectrl_mangle_INPUT',
+  'bw_INPUT',
+  'fw_INPUT',
+  'tetherctrl_FORWARD',
+  'st_OUTPUT',
+  'natctrl_FORWARD',
+];
+
 const KNOWN_KEYS = ['release', 'binDir', 'vendorInterfacePatterns', 'vendorChainPatterns'];
 
 /** A validated configuration. */
@@ -80,11 +127,13 @@ export function parseNetutilsConfig(text: string, source: string): NetutilsConfi
     record.vendorInterfacePatterns,
     'vendorInterfacePatterns',
     source,
+    FRAMEWORK_INTERFACE_NAMES,
   );
   const vendorChainPatterns = parseFragments(
     record.vendorChainPatterns,
     'vendorChainPatterns',
     source,
+    FRAMEWORK_CHAIN_NAMES,
   );
   const config: NetutilsConfig = { release, vendorInterfacePatterns, vendorChainPatterns };
   if (record.binDir === undefined) return config;
@@ -125,7 +174,12 @@ function parseRelease(value: unknown, source: string): NetutilsRelease {
   return alias;
 }
 
-function parseFragments(value: unknown, key: string, source: string): readonly string[] {
+function parseFragments(
+  value: unknown,
+  key: string,
+  source: string,
+  reserved: readonly string[],
+): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value))
     throw new InvalidConfigError(source, `"${key}" must be an array of strings`);
@@ -157,6 +211,14 @@ function parseFragments(value: unknown, key: string, source: string): readonly s
     }
     if (matcher.matchesEmpty()) {
       throw new InvalidConfigError(source, `${where} matches the empty string`);
+    }
+    const prefixMatcher = EreMatcher.compile(`^(${item})`);
+    const taken = reserved.find((name) => prefixMatcher.matches(name));
+    if (taken !== undefined) {
+      throw new InvalidConfigError(
+        source,
+        `${where} matches the framework name ${JSON.stringify(taken)} (fragments must only match vendor names)`,
+      );
     }
     return item;
   });

@@ -46,3 +46,28 @@ export class InvalidToolDirError extends Error {
     this.dir = dir;
   }
 }
+
+/**
+ * Running as root, the wrapper found the tool, or a directory on its path, owned by someone
+ * other than root or writable by group/others: whoever can write there could choose what
+ * root runs, so the tool is not started.
+ *
+ * @example
+ * ```ts
+ * assertTrustedTool('/tmp/evil/ip'); // throws UntrustedToolError when /tmp/evil is 0777
+ * ```
+ */
+export class UntrustedToolError extends Error {
+  override readonly name = 'UntrustedToolError';
+  readonly code = 'ERR_NETUTILS_UNTRUSTED_TOOL';
+  /** The tool that was not started. */
+  readonly tool: string;
+  /** The file or directory that failed the check. */
+  readonly offender: string;
+
+  constructor(tool: string, offender: string, reason: string) {
+    super(`Cannot run ${JSON.stringify(tool)}: ${JSON.stringify(offender)} ${reason}`);
+    this.tool = tool;
+    this.offender = offender;
+  }
+}

@@ -6,7 +6,7 @@
  * accept, and reports the closest rules with the first argument that departs from them and
  * what the rule expected there.
  */
-import { checkCommand, printableCommand } from './check.ts';
+import { checkCommand, MAX_ARGUMENTS, MAX_COMMAND_LENGTH, printableCommand } from './check.ts';
 import { EreMatcher } from './ere_matcher.ts';
 import type { RuleSet } from './rule_set.ts';
 
@@ -52,6 +52,11 @@ export type Explanation = { readonly argv: readonly string[] } & (
   | {
       readonly allowed: false;
       readonly command: string;
+      readonly reason: 'too-long';
+    }
+  | {
+      readonly allowed: false;
+      readonly command: string;
       readonly reason: 'no-matching-rule';
       /** The closest rules, closest first. */
       readonly closest: readonly RuleDiagnosis[];
@@ -85,7 +90,8 @@ export function explainCommand(
     const pattern = ruleSet.patterns[verdict.ruleIndex]!;
     return { argv: copy, allowed: true, command, ruleIndex: verdict.ruleIndex, pattern };
   }
-  if (verdict.reason === 'unsafe-argument') return { argv: copy, ...verdict };
+  if (verdict.reason === 'unsafe-argument' || verdict.reason === 'too-long')
+    return { argv: copy, ...verdict };
   const starts: number[] = [];
   let at = 0;
   for (const arg of argv) {
@@ -133,6 +139,13 @@ export function formatExplanation(explanation: Explanation): string {
   const command = printableCommand(explanation.command);
   if (explanation.allowed) {
     return `allowed: ${command}\nrule R${explanation.ruleIndex + 1}: ${explanation.pattern}\n`;
+  }
+  if (explanation.reason === 'too-long') {
+    return (
+      `blocked: ${command.slice(0, 200)}…\n` +
+      `the command has more than ${MAX_ARGUMENTS} arguments or ${MAX_COMMAND_LENGTH} characters;\n` +
+      'tsnetd refuses such commands before any rule is tried\n'
+    );
   }
   if (explanation.reason === 'unsafe-argument') {
     const arg = printableCommand(JSON.stringify(argv[explanation.argumentIndex] ?? ''));

@@ -6,6 +6,8 @@ export {
   type CheckResult,
   checkCommand,
   findUnsafeArgument,
+  MAX_ARGUMENTS,
+  MAX_COMMAND_LENGTH,
   printableCommand,
   UNSAFE_ARGUMENT_REGEXP,
 } from './check.ts';
@@ -20,7 +22,7 @@ export {
   type WrappedTool,
 } from './dispatch.ts';
 export { type EreAnalysis, EreMatcher } from './ere_matcher.ts';
-export { InvalidConfigError, InvalidToolDirError } from './errors.ts';
+export { InvalidConfigError, InvalidToolDirError, UntrustedToolError } from './errors.ts';
 export {
   type Explanation,
   explainCommand,
@@ -39,5 +41,10 @@ export {
 export { DEFAULT_RULE_SET, escapePattern, RuleSet, type RuleSetOptions } from './rule_set.ts';
 export { exitStatusOf, FORWARDED_SIGNALS, runTool, type ToolOutcome } from './run.ts';
 export { logToSyslog, type SyslogOptions } from './syslog.ts';
-export { DEFAULT_TOOL_DIRS, findToolDir, validateToolDir } from './tool_dir.ts';
+export {
+  assertTrustedTool,
+  DEFAULT_TOOL_DIRS,
+  findToolDir,
+  validateToolDir,
+} from './tool_dir.ts';
 export { DEFAULT_CONFIG_PATH, runWrapper, type WrapperOptions } from './wrapper.ts';

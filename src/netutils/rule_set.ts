@@ -8,7 +8,13 @@
  * directory. Extension replaces the release's exact `VENDOR_IFACE` / `VENDOR_CHAIN` group text
  * with a group holding the same alternatives plus the extra ones, so rules that never used
  * those macros are untouched.
+ *
+ * Matching: the built-in rules run as JavaScript RegExps (reviewed: at worst quadratic, and the
+ * input is bounded by `MAX_COMMAND_LENGTH`). A rule set with extra fragments from a
+ * configuration runs on the linear-time Thompson NFA of `ere_matcher.ts` instead, so a
+ * fragment such as `(a|aa)+b` cannot make the backtracking engine take exponential time.
  */
+import { EreMatcher } from './ere_matcher.ts';
 import {
   CMD_PREFIX,
   DEFAULT_RELEASE,
@@ -80,14 +86,24 @@ export class RuleSet {
   readonly toolDir: string;
   /** The final pattern strings, in order (index = rule number - 1). */
   readonly patterns: readonly string[];
-  readonly #regexps: readonly RegExp[];
+  readonly #matchers: readonly { test(input: string): boolean }[];
 
-  private constructor(release: NetutilsRelease, toolDir: string, patterns: readonly string[]) {
+  private constructor(
+    release: NetutilsRelease,
+    toolDir: string,
+    patterns: readonly string[],
+    linearTime: boolean,
+  ) {
     this.release = release;
     this.toolDir = toolDir;
     this.patterns = patterns;
-    // `s`: POSIX `.` matches a newline too (aosp-netutils.md §1.5).
-    this.#regexps = patterns.map((p) => new RegExp(p, 's'));
+    this.#matchers = linearTime
+      ? patterns.map((p) => {
+          const nfa = EreMatcher.compile(p);
+          return { test: (input: string) => nfa.matches(input) };
+        })
+      : // `s`: POSIX `.` matches a newline too (aosp-netutils.md §1.5).
+        patterns.map((p) => new RegExp(p, 's'));
   }
 
   /**
@@ -95,7 +111,8 @@ export class RuleSet {
    *
    * @param options release, tool directory and vendor extensions.
    * @returns the compiled rule set.
-   * @throws {SyntaxError} when an extra fragment is not a valid pattern.
+   * @throws {SyntaxError} when an extra fragment is not a valid pattern (in the ERE dialect of
+   *   `ere_matcher.ts` when fragments are given, else as a JavaScript RegExp).
    */
   static build(options: RuleSetOptions = {}): RuleSet {
     const release = options.release ?? DEFAULT_RELEASE;
@@ -116,7 +133,10 @@ export class RuleSet {
         .join(chainTo);
       return anchor + body;
     });
-    return new RuleSet(release, toolDir, patterns);
+    const extended =
+      (options.vendorInterfacePatterns?.length ?? 0) > 0 ||
+      (options.vendorChainPatterns?.length ?? 0) > 0;
+    return new RuleSet(release, toolDir, patterns, extended);
   }
 
   /**
@@ -125,8 +145,8 @@ export class RuleSet {
    * @param command argv joined with single spaces.
    */
   match(command: string): number {
-    const regexps = this.#regexps;
-    for (let i = 0; i < regexps.length; i++) if (regexps[i]!.test(command)) return i;
+    const matchers = this.#matchers;
+    for (let i = 0; i < matchers.length; i++) if (matchers[i]!.test(command)) return i;
     return -1;
   }
 }

@@ -15,14 +15,14 @@
  * The start-up path imports only what a wrapped call needs, to keep process start-up cheap.
  */
 import { readFileSync, writeSync } from 'node:fs';
-import { checkCommand, printableCommand } from './check.ts';
+import { checkCommand, MAX_COMMAND_LENGTH, printableCommand } from './check.ts';
 import { invocationBasename, selectTool, toolArgv, type WrappedTool } from './dispatch.ts';
-import { InvalidConfigError, InvalidToolDirError } from './errors.ts';
+import { InvalidConfigError, InvalidToolDirError, UntrustedToolError } from './errors.ts';
 import { DEFAULT_RELEASE, type NetutilsRelease } from './patterns.ts';
 import { DEFAULT_RULE_SET, RuleSet } from './rule_set.ts';
 import { exitStatusOf, runTool } from './run.ts';
 import { logToSyslog } from './syslog.ts';
-import { DEFAULT_TOOL_DIRS, findToolDir, validateToolDir } from './tool_dir.ts';
+import { assertTrustedTool, DEFAULT_TOOL_DIRS, findToolDir, validateToolDir } from './tool_dir.ts';
 
 /** Where the wrapper looks for its configuration when `NETUTILS_CONFIG` is not set. */
 export const DEFAULT_CONFIG_PATH = '/etc/tsnetd/netutils.json';
@@ -119,12 +119,17 @@ async function wrap(tool: WrappedTool, options: WrapperOptions): Promise<number>
   const argv = toolArgv(toolDir, tool, options.argv.slice(2));
   const verdict = checkCommand(ruleSet, argv);
   if (!verdict.allowed) {
-    const shown = printableCommand(verdict.command);
+    // An over-long command is shown truncated: one bounded line, and a logger argv that fits.
+    const shown =
+      verdict.reason === 'too-long'
+        ? `${printableCommand(verdict.command.slice(0, MAX_COMMAND_LENGTH))}…`
+        : printableCommand(verdict.command);
     writeStderr(`Unexpected command: ${shown}`);
     const socketPath = options.env.NETUTILS_LOG_SOCKET;
     logToSyslog(`Unexpected command: ${shown}`, socketPath === undefined ? {} : { socketPath });
     return 1;
   }
+  assertTrustedTool(argv[0]!);
   const outcome = await runTool(argv[0]!, argv.slice(1));
   if (outcome.kind === 'failed-to-start') {
     const code = (outcome.error as NodeJS.ErrnoException).code ?? outcome.error.message;
@@ -150,7 +155,11 @@ export async function runWrapper(options: WrapperOptions): Promise<number> {
     if (tool === undefined) return options.argv[2] === 'explain' ? await explain(options) : 1;
     return await wrap(tool, options);
   } catch (err: unknown) {
-    if (err instanceof InvalidConfigError || err instanceof InvalidToolDirError) {
+    if (
+      err instanceof InvalidConfigError ||
+      err instanceof InvalidToolDirError ||
+      err instanceof UntrustedToolError
+    ) {
       writeStderr(err.message);
       return 1;
     }

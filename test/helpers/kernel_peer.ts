@@ -17,6 +17,7 @@ import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HOST_ROOT_MODULES, prepareHostRootImage } from './kernel_peer/host_root_image.ts';
 import {
   AGENT_EXITED_MARKER,
   GUEST_CONTROL_PORT,
@@ -46,9 +47,20 @@ const STOP_GRACE_MS = 3_000;
 export interface KernelPeerStartOptions {
   /** Milliseconds to wait for the agent's ready marker. Default 60000. */
   readonly bootTimeoutMs?: number;
-  /** Guest memory in MiB. Default 512. */
+  /** Guest memory in MiB. Default 512 (1536 with `hostRoot`). */
   readonly memoryMb?: number;
+  /**
+   * Share the host's root file system read-only with the guest over virtio-9p, mounted at
+   * `/host` (with proc, sys, dev and a tmpfs /tmp inside), and load `esp6`: {@link KernelPeer.hostExec}
+   * then runs host programs (Node.js) chrooted there, against the guest kernel. Default false.
+   */
+  readonly hostRoot?: boolean;
+  /** Guest UDP ports to forward from a free host port on 127.0.0.1 each ({@link KernelPeer.udpForwards}). */
+  readonly forwardUdpPorts?: readonly number[];
 }
+
+/** Mount point of the host's root file system in a `hostRoot` guest. */
+export const GUEST_HOST_ROOT = '/host';
 
 /** Exit status and output of a program run in the guest. */
 export interface GuestExecResult {
@@ -242,6 +254,8 @@ export class KernelPeer {
   readonly image: KernelPeerImage;
   /** Milliseconds from spawning qemu to the agent answering. */
   readonly bootMs: number;
+  /** Guest UDP port → host port on 127.0.0.1 (from `forwardUdpPorts`). */
+  readonly udpForwards: ReadonlyMap<number, number>;
   readonly #qemu: ChildProcess;
   readonly #client: AgentClient;
   readonly #workDir: string;
@@ -258,8 +272,10 @@ export class KernelPeer {
     workDir: string;
     logPath: string;
     exited: Promise<void>;
+    udpForwards: ReadonlyMap<number, number>;
   }) {
     this.hostPort = fields.hostPort;
+    this.udpForwards = fields.udpForwards;
     this.image = fields.image;
     this.kernelVersion = fields.image.kernelVersion;
     this.bootMs = fields.bootMs;
@@ -276,11 +292,21 @@ export class KernelPeer {
    * @throws Error when the guest does not become ready in time (the console log is in the message)
    */
   static async start(options: KernelPeerStartOptions = {}): Promise<KernelPeer> {
-    const image = await prepareKernelPeerImage();
+    const base = await prepareKernelPeerImage();
+    const image = options.hostRoot === true ? await prepareHostRootImage(base) : base;
     let lastError: unknown;
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       try {
-        return await KernelPeer.#boot(image, options);
+        const peer = await KernelPeer.#boot(image, options);
+        if (options.hostRoot === true) {
+          try {
+            await peer.#mountHostRoot();
+          } catch (error: unknown) {
+            await peer.stop();
+            throw error;
+          }
+        }
+        return peer;
       } catch (error: unknown) {
         lastError = error;
       }
@@ -291,6 +317,13 @@ export class KernelPeer {
   static async #boot(image: KernelPeerImage, options: KernelPeerStartOptions): Promise<KernelPeer> {
     const hostPort = await freePort('udp');
     const controlPort = await freePort('tcp');
+    const udpForwards = new Map<number, number>();
+    for (const guestPort of options.forwardUdpPorts ?? []) {
+      udpForwards.set(guestPort, await freePort('udp'));
+    }
+    const extraForwards = [...udpForwards]
+      .map(([guest, host]) => `,hostfwd=udp:127.0.0.1:${host}-:${guest}`)
+      .join('');
     const workDir = mkdtempSync(join(tmpdir(), 'tsnetd-kernel-peer-'));
     const logPath = join(workDir, 'console.log');
     const started = Date.now();
@@ -300,7 +333,10 @@ export class KernelPeer {
         '-accel',
         'tcg',
         '-m',
-        String(options.memoryMb ?? 512),
+        String(options.memoryMb ?? (options.hostRoot === true ? 1536 : 512)),
+        ...(options.hostRoot === true
+          ? ['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on']
+          : []),
         '-nographic',
         '-no-reboot',
         '-monitor',
@@ -314,7 +350,7 @@ export class KernelPeer {
         '-append',
         'console=ttyS0 rdinit=/init panic=-1 quiet',
         '-netdev',
-        `user,id=n0,hostfwd=udp:127.0.0.1:${hostPort}-:${GUEST_ENCAP_PORT},hostfwd=tcp:127.0.0.1:${controlPort}-:${GUEST_CONTROL_PORT}`,
+        `user,id=n0,hostfwd=udp:127.0.0.1:${hostPort}-:${GUEST_ENCAP_PORT},hostfwd=tcp:127.0.0.1:${controlPort}-:${GUEST_CONTROL_PORT}${extraForwards}`,
         '-device',
         'virtio-net-pci,netdev=n0,romfile=',
       ],
@@ -383,7 +419,48 @@ export class KernelPeer {
       workDir,
       logPath,
       exited,
+      udpForwards,
     });
+  }
+
+  /** Loads the 9p modules and esp6, mounts the host root at /host and the pseudo file systems in it. */
+  async #mountHostRoot(): Promise<void> {
+    for (const m of HOST_ROOT_MODULES) await this.run(['/sbin/modprobe', m]);
+    const r = GUEST_HOST_ROOT;
+    await this.run(['/bin/busybox', 'mkdir', '-p', r]);
+    await this.run([
+      ...['/bin/busybox', 'mount', '-t', '9p', '-o'],
+      'trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose',
+      ...['hostroot', r],
+    ]);
+    await this.run(['/bin/busybox', 'mount', '-t', 'proc', 'proc', `${r}/proc`]);
+    await this.run(['/bin/busybox', 'mount', '-t', 'sysfs', 'sysfs', `${r}/sys`]);
+    await this.run(['/bin/busybox', 'mount', '-t', 'devtmpfs', 'devtmpfs', `${r}/dev`]);
+    await this.run(['/bin/busybox', 'mount', '-t', 'tmpfs', 'tmpfs', `${r}/tmp`]);
+  }
+
+  /**
+   * Runs a host program chrooted into the host root (`hostRoot` guests only), in `cwd` (a host
+   * path), e.g. the host's Node.js against the guest kernel.
+   *
+   * @example
+   * const r = await peer.hostExec([process.execPath, '--version'], { cwd: '/' });
+   */
+  hostExec(
+    argv: readonly string[],
+    options: { readonly cwd: string; readonly timeoutMs?: number },
+  ): Promise<GuestExecResult> {
+    return this.exec(
+      [
+        '/bin/busybox',
+        'chroot',
+        GUEST_HOST_ROOT,
+        '/usr/bin/env',
+        `--chdir=${options.cwd}`,
+        ...argv,
+      ],
+      options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+    );
   }
 
   /** Runs a program in the guest (argv, no shell) and returns its status and output. */

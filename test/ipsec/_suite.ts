@@ -43,6 +43,12 @@ import {
 export interface SuiteDevice {
   createManager(options?: Omit<IpSecManagerOptions, 'backend'>): Promise<IpSecManager>;
   close(): Promise<void>;
+  /**
+   * Scope of SPI uniqueness. Android (and Linux before 6.17): per destination — the default.
+   * Linux 6.17+ refuses an SPI reserved for another destination (ALLOCSPI → ENOENT), so a kernel
+   * backend there declares `'global'`; only the "different destinations" expectation changes.
+   */
+  readonly spiScope?: 'per-destination' | 'global';
 }
 
 export const TEST_DATA = new TextEncoder().encode('Best test data ever!');
@@ -277,6 +283,14 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       test('the same SPI can be reserved for different destinations', async () => {
         await using ipsec = await device.createManager();
         await using a = await ipsec.allocateSecurityParameterIndex('192.0.2.1', DROID_SPI);
+        if (device.spiScope === 'global') {
+          // Linux ≥ 6.17 (kernel backend): the SPI is taken for every destination.
+          await assert.rejects(
+            ipsec.allocateSecurityParameterIndex('192.0.2.2', DROID_SPI),
+            SpiUnavailableError,
+          );
+          return;
+        }
         await using b = await ipsec.allocateSecurityParameterIndex('192.0.2.2', DROID_SPI);
         assert.equal(a.getSpi(), b.getSpi());
       });

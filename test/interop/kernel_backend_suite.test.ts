@@ -1,0 +1,55 @@
+/**
+ * The behavioural suite (test/ipsec/_suite.ts) against the KernelBackend on a kernel WITH ESP:
+ * boots the kernel peer with `hostRoot` (the host's root over virtio-9p, read-only) and runs ONE
+ * Node.js process in the guest — the host's own node, chrooted into /host — executing
+ * test/helpers/kernel_peer/guest_kernel_backend_suite.ts with the TAP reporter. This file asserts
+ * that every guest test passed and prints the failures otherwise. Slow under TCG: budget 6 min.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { KernelPeer } from '../helpers/kernel_peer.ts';
+
+const REPO = join(import.meta.dirname, '../..');
+const GUEST_SUITE = join(REPO, 'test/helpers/kernel_peer/guest_kernel_backend_suite.ts');
+const GUEST_TIMEOUT_MS = 6 * 60_000;
+
+let peer: KernelPeer;
+before(async () => {
+  peer = await KernelPeer.start({ hostRoot: true });
+});
+after(async () => {
+  await peer?.stop();
+});
+
+test(
+  'the behavioural suite and TCP pass against the kernel backend in the guest (Linux with ESP)',
+  { timeout: GUEST_TIMEOUT_MS + 60_000 },
+  async (t) => {
+    const started = Date.now();
+    const r = await peer.hostExec(
+      [process.execPath, '--import', 'tsx', '--test-reporter=tap', GUEST_SUITE],
+      { cwd: REPO, timeoutMs: GUEST_TIMEOUT_MS },
+    );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const count = (name: string): number =>
+      Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);
+    const [tests, pass, fail] = [count('tests'), count('pass'), count('fail')];
+    t.diagnostic(
+      `guest kernel ${peer.kernelVersion}: ${pass}/${tests} passed in ${seconds} s (boot ${peer.bootMs} ms)`,
+    );
+    if (r.code !== 0 || fail !== 0 || !(tests > 0)) {
+      // The failing tests with their YAML blocks, then stderr.
+      const lines = r.stdout.split('\n');
+      const shown: string[] = [];
+      lines.forEach((line, i) => {
+        if (/^\s*not ok /.test(line)) shown.push(...lines.slice(i, i + 25), '');
+      });
+      assert.fail(
+        `guest run exit ${r.code}: ${fail} of ${tests} failed in ${seconds} s\n${shown.join('\n')}\nstderr:\n${r.stderr.slice(-4000)}`,
+      );
+    }
+    assert.ok(count('skipped') === 0 && count('todo') === 0, 'a guest test was skipped');
+    assert.ok(tests >= 100, `only ${tests} guest tests ran`);
+  },
+);
