@@ -213,7 +213,8 @@ export class IpSecAlgorithm {
  */
 export function checkValidOrThrow(name: string, keyLenBits: number, truncLenBits: number): void {
   const rule = RULES.get(name);
-  if (rule === undefined) throw new IllegalArgumentError(`Unsupported algorithm: ${truncateText(name)}`);
+  if (rule === undefined)
+    throw new IllegalArgumentError(`Unsupported algorithm: ${truncateText(name)}`);
   if (!rule.keyLengthsBits.includes(keyLenBits)) {
     throw new IllegalArgumentError(`Invalid key material keyLength: ${keyLenBits}`);
   }
