@@ -77,3 +77,24 @@ export class SocketClosedError extends DatapathError {
     this.name = 'SocketClosedError';
   }
 }
+
+/**
+ * A datagram is too long to be sent in one UDP datagram: clear text longer than the UDP payload
+ * limit of the family (65507 bytes over IPv4, 65527 over IPv6), or a protected payload whose
+ * ESP-in-UDP packet would exceed it. Thrown before anything is sealed or sent.
+ *
+ * @example
+ * ```ts
+ * import { PayloadTooLongError } from 'tsnetd/datapath';
+ * console.log(new PayloadTooLongError('Cannot send', 65507).code); // ERR_DATAPATH_PAYLOAD_TOO_LONG
+ * ```
+ */
+export class PayloadTooLongError extends DatapathError {
+  /** Largest payload, in bytes, that this socket can send now. */
+  readonly maxLength: number;
+  constructor(message: string, maxLength: number, options?: ErrorOptions) {
+    super(message, 'ERR_DATAPATH_PAYLOAD_TOO_LONG', options);
+    this.name = 'PayloadTooLongError';
+    this.maxLength = maxLength;
+  }
+}

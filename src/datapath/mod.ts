@@ -11,6 +11,7 @@ export {
   DatapathError,
   DestinationNotAllowedError,
   FamilyMismatchError,
+  PayloadTooLongError,
   SaDeletedError,
   SocketClosedError,
 } from './errors.ts';
@@ -25,6 +26,7 @@ export {
   addNonEspMarker,
   classifyEncapDatagram,
   type EncapDatagramKind,
+  MAX_UDP_PAYLOAD_LENGTH,
   NAT_KEEPALIVE_BYTE,
   NON_ESP_MARKER_LENGTH,
 } from './udp_encap.ts';

@@ -6,9 +6,13 @@
  * deleted → throw; destination ≠ SA destination → throw; build the inner UDP header (source
  * port = own port, RFC 768 checksum over the SA's addresses); seal with next header 17 (RFC 4303 transport mode); send from the SA's
  * encapsulation socket to (SA destination, remote encapsulation port) (RFC 3948).
+ * Size: a payload that cannot go in one datagram (clear text: 65507 bytes over IPv4, 65527 over
+ * IPv6; protected: {@link UserspaceSa.maxPayloadLength}) throws {@link PayloadTooLongError} before
+ * anything is sealed (no sequence number is used) or sent.
  * Receive: ESP is opened by the engine and handed to {@link ProtectedSocket.deliver} only when this
  * socket holds the SA inbound (current, or previous during a rekey overlap). Clear text that
- * arrives on the UDP socket while an inbound SA is applied is dropped and counted.
+ * arrives on the UDP socket while an inbound SA is applied, or while one is being applied
+ * ({@link ProtectedSocket.inboundPending}), is dropped and counted.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -16,8 +20,14 @@ import { buildUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER } from '../esp/mod.ts';
 import { normalizeAddress } from './address_bytes.ts';
 import type { DatapathRemoteInfo } from './encap_socket.ts';
-import { DestinationNotAllowedError, SaDeletedError, SocketClosedError } from './errors.ts';
+import {
+  DestinationNotAllowedError,
+  PayloadTooLongError,
+  SaDeletedError,
+  SocketClosedError,
+} from './errors.ts';
 import type { DatapathStatistics } from './statistics.ts';
+import { MAX_UDP_PAYLOAD_LENGTH } from './udp_encap.ts';
 import type { UserspaceSa } from './userspace_sa.ts';
 
 /** Local address of a bound socket. */
@@ -59,6 +69,11 @@ export class ProtectedSocket extends EventEmitter {
   inboundSa: UserspaceSa | undefined;
   /** Previous inbound SAs still accepted until deleted (rekey overlap). */
   readonly heldInboundSas = new Set<UserspaceSa>();
+  /**
+   * Set while an inbound transform is being applied (the caller's apply has started, the SA is
+   * not installed yet): clear text is dropped from the moment apply is called, as on Android.
+   */
+  inboundPending = false;
 
   constructor(type: 'udp4' | 'udp6', hooks: ProtectedSocketHooks) {
     super();
@@ -136,6 +151,13 @@ export class ProtectedSocket extends EventEmitter {
     if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
     const sa = this.outboundSa;
     if (sa === undefined) {
+      const maxLength = MAX_UDP_PAYLOAD_LENGTH[this.family];
+      if (message.length > maxLength) {
+        throw new PayloadTooLongError(
+          `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
+          maxLength,
+        );
+      }
       await new Promise<void>((resolve, reject) => {
         this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
       });
@@ -147,6 +169,12 @@ export class ProtectedSocket extends EventEmitter {
     if (address !== sa.destinationAddress && normalizeAddress(address) !== sa.destinationAddress) {
       throw new DestinationNotAllowedError(
         `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
+      );
+    }
+    if (message.length > sa.maxPayloadLength) {
+      throw new PayloadTooLongError(
+        `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ESP-in-UDP datagram with the outbound transform`,
+        sa.maxPayloadLength,
       );
     }
     const bound = this.address();
@@ -176,8 +204,8 @@ export class ProtectedSocket extends EventEmitter {
 
   #onClearText(msg: Buffer, rinfo: DgramRemoteInfo): void {
     const stats = this.#hooks.statistics;
-    if (this.inboundSa !== undefined) {
-      if (this.inboundSa.deleted) {
+    if (this.inboundSa !== undefined || this.inboundPending) {
+      if (this.inboundSa?.deleted === true) {
         stats.drop('transform-closed');
         this.emit('refused');
       } else {

@@ -77,6 +77,12 @@ export interface BackendDatagramSocket extends EventEmitter {
   address(): SocketAddressInfo;
   /** Whether receiving currently fails because an applied inbound transform was closed. */
   readonly inboundBlocked: boolean;
+  /**
+   * Optional: `true` while an inbound transform is being applied (called synchronously when the
+   * application calls apply, `false` once it settled). A backend whose apply is not immediate
+   * drops clear text meanwhile, so nothing unprotected is delivered after apply was called.
+   */
+  setInboundPending?(pending: boolean): void;
   /** Closes. Idempotent. */
   close(): Promise<void>;
 }

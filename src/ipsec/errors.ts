@@ -181,6 +181,29 @@ export class DestinationMismatchError extends IpSecError {
   }
 }
 
+/**
+ * A datagram is too long to be sent: clear text longer than one UDP datagram of the socket's
+ * family (65507 bytes over IPv4, 65527 over IPv6, `dgram`'s `EMSGSIZE`), or a protected payload
+ * whose ESP-in-UDP packet would not fit one UDP datagram. Nothing was sealed or sent;
+ * {@link MessageTooLongError.maxLength} is the largest payload that fits.
+ *
+ * @example
+ * ```ts
+ * import { MessageTooLongError } from 'tsnetd/ipsec';
+ * const err = new MessageTooLongError('Cannot send: the message is 65508 bytes', 65507);
+ * console.log(err.code, err.maxLength); // ERR_IPSEC_MESSAGE_TOO_LONG 65507
+ * ```
+ */
+export class MessageTooLongError extends IpSecError {
+  /** Largest payload, in bytes, the socket can send in one datagram now. */
+  readonly maxLength: number;
+  constructor(message: string, maxLength: number, options?: ErrorOptions) {
+    super(message, 'ERR_IPSEC_MESSAGE_TOO_LONG', options);
+    this.name = 'MessageTooLongError';
+    this.maxLength = maxLength;
+  }
+}
+
 /** Formats an SPI as `0x` + 8 hex digits. */
 export function formatSpi(spi: number): string {
   return `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;

@@ -3,8 +3,22 @@
  * `'message'` events with rinfo, close, address(), async iteration). Without a transform it sends
  * and receives clear text through a real UDP socket; with transforms applied by
  * `IpSecManager.applyTransportModeTransform` its traffic is ESP (aosp-ipsec §5).
+ *
+ * Android applies a transform synchronously; here apply and remove are asynchronous, so the
+ * socket keeps a list of pending transform changes, marked synchronously when the manager's call
+ * starts. Send order: argument checks → if an outbound apply or a remove is pending (or earlier
+ * sends still wait for one), wait until those pending at the time of the call settle, in call
+ * order → a failed outbound apply fails the send with the apply's error (never clear text) →
+ * the backend sends (protected or clear text as the transforms now decide). While an inbound
+ * apply is pending the backend drops clear text. The `for await` adapter holds at most
+ * `receiveQueueLength` datagrams (see `_receive_queue.ts`).
  */
 import { EventEmitter } from 'node:events';
+import {
+  DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ReceiveQueue,
+  type ReceiveQueueOptions,
+} from './_receive_queue.ts';
 import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { BackendDatagramSocket, RemoteInfo, SocketAddressInfo } from './backend.ts';
 import { TransformClosedError } from './errors.ts';
@@ -17,9 +31,35 @@ export interface DatagramMessage {
 
 const BACKEND_SOCKETS = new WeakMap<IpSecDatagramSocket, BackendDatagramSocket>();
 
+/** What a transform change does to the socket: apply inbound, apply outbound, remove both. */
+export type TransformChangeKind = 'in' | 'out' | 'remove';
+
+type ChangeTracker = (kind: TransformChangeKind, change: () => Promise<void>) => Promise<void>;
+const CHANGE_TRACKERS = new WeakMap<IpSecDatagramSocket, ChangeTracker>();
+
+/** A pending apply or remove; `outcome` never rejects. */
+interface PendingChange {
+  readonly kind: TransformChangeKind;
+  readonly outcome: Promise<{ readonly failed: false } | { readonly failed: true; error: unknown }>;
+}
+
 /** @internal The backend socket behind a public socket (for the manager). */
 export function backendSocketOf(socket: unknown): BackendDatagramSocket | undefined {
   return socket instanceof IpSecDatagramSocket ? BACKEND_SOCKETS.get(socket) : undefined;
+}
+
+/**
+ * @internal For the manager: marks `socket` synchronously as having a pending transform change
+ * of `kind`, runs `change` (the service call), and clears the mark when it settles. Sends issued
+ * meanwhile wait for it; clear text received meanwhile is dropped when `kind` is `'in'`.
+ */
+export function trackTransformChange(
+  socket: IpSecDatagramSocket,
+  kind: TransformChangeKind,
+  change: () => Promise<void>,
+): Promise<void> {
+  const tracker = CHANGE_TRACKERS.get(socket);
+  return tracker === undefined ? change() : tracker(kind, change);
 }
 
 /**
@@ -39,12 +79,25 @@ export function backendSocketOf(socket: unknown): BackendDatagramSocket | undefi
  */
 export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable {
   readonly #socket: BackendDatagramSocket;
+  readonly #queueOptions: ReceiveQueueOptions;
+  /** Applies and removes called and not settled yet. */
+  readonly #changes = new Set<PendingChange>();
+  /** Pending inbound applies (clear text is dropped while > 0). */
+  #inboundApplies = 0;
+  /** Sends waiting for pending changes; later sends queue behind them (call order kept). */
+  #waitingSends = 0;
+  #lastWaitingSend: Promise<void> | undefined;
 
   /** @internal Created by `IpSecManager.createDatagramSocket`. */
-  constructor(socket: BackendDatagramSocket) {
+  constructor(
+    socket: BackendDatagramSocket,
+    queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ) {
     super();
     this.#socket = socket;
+    this.#queueOptions = queueOptions;
     BACKEND_SOCKETS.set(this, socket);
+    CHANGE_TRACKERS.set(this, (kind, change) => this.#trackChange(kind, change));
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.emit('message', msg, rinfo));
     socket.on('close', () => this.emit('close'));
     socket.on('error', (err: unknown) => {
@@ -111,7 +164,67 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
     } catch (err: unknown) {
       return Promise.reject(err);
     }
+    if (this.#waitingSends === 0 && !this.#outboundChangePending()) {
+      return this.#socket.send(bytes, port, address);
+    }
+    return this.#sendAfterChanges(bytes, port, address);
+  }
+
+  #outboundChangePending(): boolean {
+    for (const change of this.#changes) if (change.kind !== 'in') return true;
+    return false;
+  }
+
+  /** A send issued while an outbound apply or a remove is pending: see the file header. */
+  async #sendAfterChanges(bytes: Uint8Array, port: number, address: string): Promise<void> {
+    const pending = [...this.#changes].filter((c) => c.kind !== 'in');
+    const previous = this.#lastWaitingSend;
+    let release = (): void => undefined;
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#lastWaitingSend = turn;
+    this.#waitingSends++;
+    let failure: { error: unknown } | undefined;
+    try {
+      if (previous !== undefined) await previous;
+      for (const change of pending) {
+        const outcome = await change.outcome;
+        if (outcome.failed && change.kind === 'out' && failure === undefined) {
+          failure = { error: outcome.error };
+        }
+      }
+    } finally {
+      this.#waitingSends--;
+      if (this.#lastWaitingSend === turn) this.#lastWaitingSend = undefined;
+      release();
+    }
+    // Handed to the backend before the next waiting send resumes: call order is kept.
+    if (failure !== undefined) throw failure.error;
     return this.#socket.send(bytes, port, address);
+  }
+
+  #trackChange(kind: TransformChangeKind, change: () => Promise<void>): Promise<void> {
+    if (kind === 'in' && this.#inboundApplies++ === 0) this.#socket.setInboundPending?.(true);
+    let running: Promise<void>;
+    try {
+      running = change();
+    } catch (err: unknown) {
+      running = Promise.reject(err);
+    }
+    const entry: PendingChange = {
+      kind,
+      outcome: running.then(
+        () => ({ failed: false }) as const,
+        (error: unknown) => ({ failed: true, error }) as const,
+      ),
+    };
+    this.#changes.add(entry);
+    void entry.outcome.then(() => {
+      this.#changes.delete(entry);
+      if (kind === 'in' && --this.#inboundApplies === 0) this.#socket.setInboundPending?.(false);
+    });
+    return running;
   }
 
   /** The bound address; throws when unbound (like `dgram`). */
@@ -122,7 +235,9 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
   /**
    * Iterates over received datagrams until the socket closes or the loop breaks. Throws
    * {@link TransformClosedError} when receiving fails because an applied inbound transform was
-   * closed and not removed.
+   * closed and not removed. At most `receiveQueueLength` datagrams (`IpSecManager.create`
+   * option, default 1024) wait for the loop; newer ones are dropped and counted as
+   * `drop.queue-full`, like a full socket receive buffer.
    *
    * @example
    * ```ts
@@ -135,7 +250,7 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
-    const queue: DatagramMessage[] = [];
+    const queue = new ReceiveQueue<DatagramMessage>(this.#queueOptions);
     let wake: (() => void) | undefined;
     let closed = false;
     let refused = false;

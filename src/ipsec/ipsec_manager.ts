@@ -4,10 +4,15 @@
  * backend instance, shared by every manager that uses it, like Android's system server).
  */
 import { type ManagerContext, registerContext } from './_manager_context.ts';
+import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
 import { describeValue } from './_socket_args.ts';
 import type { AddressFamily, Backend } from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
-import { backendSocketOf, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
+import {
+  backendSocketOf,
+  IpSecDatagramSocket,
+  trackTransformChange,
+} from './ipsec_datagram_socket.ts';
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
 import { IpSecTransform } from './ipsec_transform.ts';
 import { KernelBackend } from './kernel_backend.ts';
@@ -35,6 +40,12 @@ export interface IpSecManagerOptions {
   readonly esn?: boolean;
   /** Source of uniform uint32 values for random SPIs (seed it in tests). Default: `crypto.getRandomValues`. */
   readonly randomUint32?: () => number;
+  /**
+   * Datagrams a `for await` loop over a socket created here may have waiting (a socket receive
+   * buffer): 1..1048576, default 1024. Beyond it the newest datagram is dropped and counted as
+   * `drop.queue-full` in {@link IpSecManager.getStatistics}.
+   */
+  readonly receiveQueueLength?: number;
 }
 
 /** Options of {@link IpSecManager.openUdpEncapsulationSocket}. */
@@ -57,6 +68,9 @@ const MIN_REPLAY_WINDOW_SIZE = 32;
 const MAX_REPLAY_WINDOW_SIZE = 65536;
 /** Default NAT-T keepalive interval (RFC 3948 §4 suggests 20 s). */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 20_000;
+/** Largest `receiveQueueLength`. */
+const MAX_RECEIVE_QUEUE_LENGTH = 1_048_576;
+export { DEFAULT_RECEIVE_QUEUE_LENGTH };
 
 /**
  * Manages IPsec transport-mode resources for one owner: SPIs, UDP encapsulation sockets,
@@ -97,14 +111,24 @@ export class IpSecManager implements AsyncDisposable {
   readonly #sockets = new Set<IpSecDatagramSocket>();
   readonly #encapSockets = new Set<UdpEncapsulationSocket>();
   #closed = false;
+  /** Datagrams dropped by full `for await` queues of this manager's sockets. */
+  #queueFullDrops = 0;
+  readonly #queueOptions: ReceiveQueueOptions;
 
   private constructor(
     service: IpSecService,
     ownerId: string,
     options: IpSecServiceCallOptions,
     ownsBackend: boolean,
+    receiveQueueLength: number,
   ) {
     this.#ownsBackend = ownsBackend;
+    this.#queueOptions = {
+      maxLength: receiveQueueLength,
+      onDrop: () => {
+        this.#queueFullDrops++;
+      },
+    };
     this.#context = {
       service,
       caller: { owner: ownerId, token: {} },
@@ -159,6 +183,16 @@ export class IpSecManager implements AsyncDisposable {
     ) {
       throw new RangeError(
         `Invalid keepaliveIntervalMs: expected a number in 0..2147483647, got ${describeValue(keepaliveIntervalMs)}`,
+      );
+    }
+    const receiveQueueLength = options.receiveQueueLength ?? DEFAULT_RECEIVE_QUEUE_LENGTH;
+    if (
+      !Number.isInteger(receiveQueueLength) ||
+      receiveQueueLength < 1 ||
+      receiveQueueLength > MAX_RECEIVE_QUEUE_LENGTH
+    ) {
+      throw new RangeError(
+        `Invalid receiveQueueLength: expected an integer in 1..${MAX_RECEIVE_QUEUE_LENGTH}, got ${describeValue(receiveQueueLength)}`,
       );
     }
     // Every option is checked before a backend (sockets) is created: a bad option leaks nothing.
@@ -216,6 +250,7 @@ export class IpSecManager implements AsyncDisposable {
         randomUint32: options.randomUint32 ?? defaultRandomUint32,
       },
       ownsBackend,
+      receiveQueueLength,
     );
   }
 
@@ -310,7 +345,12 @@ export class IpSecManager implements AsyncDisposable {
       this.#context.options,
     );
     await this.#context.adopt(r.resourceId, 'open UDP encapsulation socket');
-    const socket = new UdpEncapsulationSocket(this.#context, r.resourceId, r.socket);
+    const socket = new UdpEncapsulationSocket(
+      this.#context,
+      r.resourceId,
+      r.socket,
+      this.#queueOptions,
+    );
     this.#encapSockets.add(socket);
     socket.once('close', () => this.#encapSockets.delete(socket));
     return socket;
@@ -335,6 +375,7 @@ export class IpSecManager implements AsyncDisposable {
     }
     const socket = new IpSecDatagramSocket(
       this.#context.service.backend.createDatagramSocket(type),
+      this.#queueOptions,
     );
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
@@ -364,11 +405,16 @@ export class IpSecManager implements AsyncDisposable {
     if (!(transform instanceof IpSecTransform)) {
       throw new TypeError('Cannot apply transform: expected an IpSecTransform');
     }
-    await this.#context.service.applyTransportModeTransform(
-      this.#context.caller,
-      backendSocket,
-      direction,
-      transform.getResourceId(),
+    // Marked synchronously (Android's apply is synchronous): a send issued from now on waits
+    // for this apply and leaves protected or fails; clear text received from now on is dropped.
+    const kind = direction === IpSecManager.DIRECTION_IN ? 'in' : 'out';
+    await trackTransformChange(socket, kind, () =>
+      this.#context.service.applyTransportModeTransform(
+        this.#context.caller,
+        backendSocket,
+        direction,
+        transform.getResourceId(),
+      ),
     );
   }
 
@@ -383,13 +429,16 @@ export class IpSecManager implements AsyncDisposable {
    */
   async removeTransportModeTransforms(socket: IpSecDatagramSocket): Promise<void> {
     this.#context.assertOpen('remove transforms');
-    await this.#context.service.removeTransportModeTransforms(
-      this.#backendSocket(socket, 'remove transforms'),
+    const backendSocket = this.#backendSocket(socket, 'remove transforms');
+    // Sends issued from now on wait for the removal, then leave in clear text (as on Android).
+    await trackTransformChange(socket, 'remove', () =>
+      this.#context.service.removeTransportModeTransforms(backendSocket),
     );
   }
 
   /**
-   * Per-reason packet counters of the backend's data path (drops by reason, keepalives, IKE).
+   * Per-reason packet counters of the backend's data path (drops by reason, keepalives, IKE),
+   * plus `drop.queue-full`: datagrams this manager's `for await` loops had no room for.
    *
    * @example
    * ```ts
@@ -399,7 +448,11 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   getStatistics(): Readonly<Record<string, number>> {
-    return this.#context.service.backend.statistics();
+    const statistics = { ...this.#context.service.backend.statistics() };
+    if (this.#queueFullDrops > 0) {
+      statistics['drop.queue-full'] = (statistics['drop.queue-full'] ?? 0) + this.#queueFullDrops;
+    }
+    return statistics;
   }
 
   /** Quota usage of this manager's owner: `{ spis, transforms, encapSockets }`. */

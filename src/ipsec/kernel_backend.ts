@@ -300,10 +300,19 @@ class KernelDatagramSocket extends EventEmitter implements BackendDatagramSocket
       }
     }
     if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
-    await new Promise<void>((resolve, reject) => {
+    const sent = new Promise<void>((resolve, reject) => {
       this.udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
     });
+    this.pendingSends.add(sent);
+    try {
+      await sent;
+    } finally {
+      this.pendingSends.delete(sent);
+    }
   }
+
+  /** Sends handed to `dgram` but not yet to the kernel; a new outbound policy waits for them. */
+  readonly pendingSends = new Set<Promise<void>>();
 
   address(): SocketAddressInfo {
     if (this.#bound === undefined) {
@@ -620,6 +629,9 @@ export class KernelBackend implements Backend {
       );
     }
     if (direction === 'out') {
+      // The kernel picks the SA at sendmsg() time, dgram may still hold earlier send() calls:
+      // they belong to the previous transform (as in the userspace backend, which seals at once).
+      await Promise.allSettled([...s.pendingSends]);
       const previous = s.outboundSa;
       s.outboundSa = sa;
       try {

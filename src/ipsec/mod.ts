@@ -30,6 +30,7 @@ export {
   IllegalArgumentError,
   IllegalStateError,
   IpSecError,
+  MessageTooLongError,
   ResourceUnavailableError,
   SecurityError,
   SpiUnavailableError,
@@ -40,6 +41,7 @@ export { type AlgorithmKind, IpSecAlgorithm } from './ipsec_algorithm.ts';
 export { type DatagramMessage, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
 export {
   DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_RECEIVE_QUEUE_LENGTH,
   DEFAULT_REPLAY_WINDOW_SIZE,
   type Direction,
   IpSecManager,

@@ -4,10 +4,16 @@
  * the wire: `send()` sends the bytes it is given (an IKE message starts with the 4-byte non-ESP
  * marker of RFC 3948 §2.2, which the caller writes) and `'message'` delivers every received
  * datagram that starts with the marker, unchanged; ESP and NAT-keepalives on the same port are
- * handled by the backend and never reach the listeners.
+ * handled by the backend and never reach the listeners. The `for await` adapter holds at most
+ * `receiveQueueLength` datagrams for a slow loop (see `_receive_queue.ts`).
  */
 import { EventEmitter } from 'node:events';
 import type { ManagerContext } from './_manager_context.ts';
+import {
+  DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ReceiveQueue,
+  type ReceiveQueueOptions,
+} from './_receive_queue.ts';
 import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { AddressFamily, BackendEncapSocket, RemoteInfo } from './backend.ts';
 import { IllegalStateError } from './errors.ts';
@@ -37,12 +43,19 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
   readonly #socket: BackendEncapSocket;
   readonly #port: number;
   readonly #family: AddressFamily;
+  readonly #queueOptions: ReceiveQueueOptions;
   #resourceId: number;
 
   /** @internal Created by `IpSecManager.openUdpEncapsulationSocket`. */
-  constructor(context: ManagerContext, resourceId: number, socket: BackendEncapSocket) {
+  constructor(
+    context: ManagerContext,
+    resourceId: number,
+    socket: BackendEncapSocket,
+    queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ) {
     super();
     this.#context = context;
+    this.#queueOptions = queueOptions;
     this.#resourceId = resourceId;
     this.#socket = socket;
     this.#port = socket.port;
@@ -103,7 +116,9 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
   }
 
   /**
-   * Iterates over received IKE messages until the socket is closed or the loop breaks.
+   * Iterates over received IKE messages until the socket is closed or the loop breaks. At most
+   * `receiveQueueLength` messages (`IpSecManager.create` option, default 1024) wait for the loop;
+   * newer ones are dropped and counted as `drop.queue-full`.
    *
    * @example
    * ```ts
@@ -115,7 +130,7 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
-    const queue: IkeMessage[] = [];
+    const queue = new ReceiveQueue<IkeMessage>(this.#queueOptions);
     let wake: (() => void) | undefined;
     let closed = false;
     const onMessage = (message: Buffer, rinfo: RemoteInfo): void => {

@@ -11,6 +11,7 @@ import {
   DestinationNotAllowedError,
   type EncapSocket,
   FamilyMismatchError,
+  PayloadTooLongError,
   type ProtectedSocket,
   SaDeletedError,
   SocketClosedError,
@@ -40,6 +41,7 @@ import {
   DestinationMismatchError,
   IllegalArgumentError,
   IllegalStateError,
+  MessageTooLongError,
   ResourceUnavailableError,
   TransformClosedError,
   UnsupportedOperationError,
@@ -89,6 +91,9 @@ class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSoc
   get inboundBlocked(): boolean {
     return this.socket.inboundBlocked;
   }
+  setInboundPending(pending: boolean): void {
+    this.socket.inboundPending = pending;
+  }
   async bind(port: number, address: string | undefined): Promise<SocketAddressInfo> {
     try {
       return await this.socket.bind(port, address);
@@ -119,6 +124,9 @@ function mapSocketError(err: unknown): unknown {
   if (err instanceof SaDeletedError) return new TransformClosedError(err.message, { cause: err });
   if (err instanceof DestinationNotAllowedError) {
     return new DestinationMismatchError(err.message, { cause: err });
+  }
+  if (err instanceof PayloadTooLongError) {
+    return new MessageTooLongError(err.message, err.maxLength, { cause: err });
   }
   if (err instanceof SocketClosedError) return new IllegalStateError(err.message, { cause: err });
   if (err instanceof SequenceNumberExhaustedError) {

@@ -13,6 +13,8 @@ import { KernelPeer } from '../helpers/kernel_peer.ts';
 const REPO = join(import.meta.dirname, '../..');
 const GUEST_SUITE = join(REPO, 'test/helpers/kernel_peer/guest_kernel_backend_suite.ts');
 const GUEST_TIMEOUT_MS = 6 * 60_000;
+/** TAP report in the guest's tmpfs /tmp (seen from the guest root as /host/tmp). */
+const GUEST_TAP = '/tmp/kernel-backend-suite.tap';
 
 let peer: KernelPeer;
 before(async () => {
@@ -28,22 +30,27 @@ test(
   async (t) => {
     const started = Date.now();
     const r = await peer.hostExec(
-      [process.execPath, '--import', 'tsx', '--test-reporter=tap', GUEST_SUITE],
+      [
+        ...[process.execPath, '--import', 'tsx', '--test-reporter=tap'],
+        ...[`--test-reporter-destination=${GUEST_TAP}`, GUEST_SUITE],
+      ],
       { cwd: REPO, timeoutMs: GUEST_TIMEOUT_MS },
     );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    // Read from the guest's tmpfs: complete even when the run timed out.
+    const tap = (await peer.exec(['/bin/busybox', 'cat', `/host${GUEST_TAP}`])).stdout;
     const count = (name: string): number =>
-      Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);
+      Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? Number.NaN);
     const [tests, pass, fail] = [count('tests'), count('pass'), count('fail')];
     t.diagnostic(
       `guest kernel ${peer.kernelVersion}: ${pass}/${tests} passed in ${seconds} s (boot ${peer.bootMs} ms)`,
     );
     if (r.code !== 0 || fail !== 0 || !(tests > 0)) {
       // The failing tests with their YAML blocks, then stderr.
-      const lines = r.stdout.split('\n');
+      const lines = tap.split('\n');
       const shown: string[] = [];
       lines.forEach((line, i) => {
-        if (/^\s*not ok /.test(line)) shown.push(...lines.slice(i, i + 25), '');
+        if (/^\s*not ok /.test(line)) shown.push(...lines.slice(i, i + 30), '');
       });
       assert.fail(
         `guest run exit ${r.code}: ${fail} of ${tests} failed in ${seconds} s\n${shown.join('\n')}\nstderr:\n${r.stderr.slice(-4000)}`,

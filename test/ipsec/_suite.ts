@@ -44,9 +44,10 @@ export interface SuiteDevice {
   createManager(options?: Omit<IpSecManagerOptions, 'backend'>): Promise<IpSecManager>;
   close(): Promise<void>;
   /**
-   * Scope of SPI uniqueness. Android (and Linux before 6.17): per destination — the default.
-   * Linux 6.17+ refuses an SPI reserved for another destination (ALLOCSPI → ENOENT), so a kernel
-   * backend there declares `'global'`; only the "different destinations" expectation changes.
+   * Scope of SPI uniqueness. Android and the userspace backend: per destination — the default.
+   * Linux 6.17+ (and stable kernels with the backport, e.g. Debian 6.1.192) refuse an SPI reserved
+   * for another destination (ALLOCSPI → ENOENT), so a kernel backend there declares `'global'`
+   * (measured, not guessed); only the "different destinations" expectation changes.
    */
   readonly spiScope?: 'per-destination' | 'global';
 }
@@ -284,7 +285,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using ipsec = await device.createManager();
         await using a = await ipsec.allocateSecurityParameterIndex('192.0.2.1', DROID_SPI);
         if (device.spiScope === 'global') {
-          // Linux ≥ 6.17 (kernel backend): the SPI is taken for every destination.
+          // Kernel backend on Linux with global SPIs: the SPI is taken for every destination.
           await assert.rejects(
             ipsec.allocateSecurityParameterIndex('192.0.2.2', DROID_SPI),
             SpiUnavailableError,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv, type Decipher } from 'node:crypto';
 
 /** Internal: encrypts/decrypts the ciphertext range of an ESP packet. */
 export interface EspEncryption {
@@ -24,6 +24,7 @@ export interface EspEncryption {
 }
 
 const IV_OFFSET = 8;
+const CBC_BLOCK = 16;
 
 /** Node's names of AES-CBC for the three key sizes. */
 type CbcAlgorithm = 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
@@ -31,6 +32,21 @@ type CtrAlgorithm = 'aes-128-ctr' | 'aes-192-ctr' | 'aes-256-ctr';
 
 /**
  * AES-CBC with ESP's explicit 16-byte IV (RFC 3602).
+ *
+ * node:crypto cannot re-IV a cipher object, and creating one per packet (key schedule included)
+ * is most of the cost of CBC. So each SA keeps one long-lived encryption and one decryption
+ * context (no padding, never finalised until `dispose()`); OpenSSL carries the last ciphertext
+ * block over as the chaining value of the next call. CBC with IV `iv` is recovered exactly:
+ * - encrypt: the first plaintext block is XORed with `iv ⊕ chain` before it goes in, so the
+ *   context computes `E(P1 ⊕ iv)`;
+ * - decrypt: the context outputs `D(C1) ⊕ chain`; XORing `chain ⊕ iv` into the first block gives
+ *   `D(C1) ⊕ iv`.
+ * `chain` is the last ciphertext block the context saw (public data). The same trick drives
+ * the CBC-MAC core (`_cbc_mac.ts`).
+ *
+ * Key hygiene: the key copy is zeroed by `dispose()`, which also finalises (frees and cleanses)
+ * both OpenSSL contexts; until then OpenSSL holds the key schedule, as it does for the
+ * XCBC/CMAC contexts. A disposed instance recreates its contexts from the zeroed copy.
  *
  * @example
  * ```ts
@@ -42,7 +58,12 @@ export class CbcEncryption implements EspEncryption {
   readonly blockSize = 16;
   readonly #algorithm: CbcAlgorithm;
   readonly #key: Uint8Array;
-  readonly #iv = new Uint8Array(16);
+  #encryptor: Cipher | undefined;
+  #decryptor: Decipher | undefined;
+  /** Last ciphertext block the encryptor produced (its pending chaining value). */
+  readonly #encryptChain = new Uint8Array(CBC_BLOCK);
+  /** Last ciphertext block the decryptor consumed (its pending chaining value). */
+  readonly #decryptChain = new Uint8Array(CBC_BLOCK);
 
   /** @param key 16, 24 or 32 bytes; copied */
   constructor(key: Uint8Array) {
@@ -51,25 +72,66 @@ export class CbcEncryption implements EspEncryption {
   }
 
   encryptInPlace(packet: Uint8Array, start: number, end: number): void {
-    const cipher = createCipheriv(this.#algorithm, this.#key, this.#loadIv(packet));
-    cipher.setAutoPadding(false);
-    packet.set(cipher.update(packet.subarray(start, end)), start);
+    checkBlocks(end - start);
+    const cipher = this.#encryptor ?? this.#createEncryptor();
+    const chain = this.#encryptChain;
+    for (let i = 0; i < CBC_BLOCK; i++) {
+      packet[start + i] = packet[start + i]! ^ packet[IV_OFFSET + i]! ^ chain[i]!;
+    }
+    const ciphertext = cipher.update(packet.subarray(start, end));
+    packet.set(ciphertext, start);
+    const last = end - start - CBC_BLOCK;
+    for (let i = 0; i < CBC_BLOCK; i++) chain[i] = ciphertext[last + i]!;
   }
 
   decrypt(packet: Uint8Array, start: number, end: number): Uint8Array {
-    const decipher = createDecipheriv(this.#algorithm, this.#key, this.#loadIv(packet));
-    decipher.setAutoPadding(false);
-    return decipher.update(packet.subarray(start, end));
+    checkBlocks(end - start);
+    const decipher = this.#decryptor ?? this.#createDecryptor();
+    const plaintext = decipher.update(packet.subarray(start, end));
+    const chain = this.#decryptChain;
+    for (let i = 0; i < CBC_BLOCK; i++) {
+      plaintext[i] = plaintext[i]! ^ chain[i]! ^ packet[IV_OFFSET + i]!;
+      chain[i] = packet[end - CBC_BLOCK + i]!;
+    }
+    return plaintext;
   }
 
   dispose(): void {
     this.#key.fill(0);
+    const encryptor = this.#encryptor;
+    const decryptor = this.#decryptor;
+    this.#encryptor = undefined;
+    this.#decryptor = undefined;
+    encryptor?.final();
+    decryptor?.final();
+    this.#encryptChain.fill(0);
+    this.#decryptChain.fill(0);
   }
 
-  #loadIv(packet: Uint8Array): Uint8Array {
-    const iv = this.#iv;
-    for (let i = 0; i < 16; i++) iv[i] = packet[IV_OFFSET + i]!;
-    return iv;
+  #createEncryptor(): Cipher {
+    const cipher = createCipheriv(this.#algorithm, this.#key, this.#encryptChain);
+    cipher.setAutoPadding(false);
+    this.#encryptor = cipher;
+    return cipher;
+  }
+
+  #createDecryptor(): Decipher {
+    const decipher = createDecipheriv(this.#algorithm, this.#key, this.#decryptChain);
+    decipher.setAutoPadding(false);
+    this.#decryptor = decipher;
+    return decipher;
+  }
+}
+
+/**
+ * The chaining of the long-lived CBC contexts stays correct only if every call is a whole
+ * number of blocks (at least one); ESP padding and `open()`'s length check guarantee it.
+ */
+function checkBlocks(length: number): void {
+  if (length < CBC_BLOCK || length % CBC_BLOCK !== 0) {
+    throw new RangeError(
+      `Cannot process CBC data: length must be a positive multiple of ${CBC_BLOCK}, got ${length}`,
+    );
   }
 }
 

@@ -1,0 +1,83 @@
+/**
+ * `UdpEncapsulationSocket`: the `for await` adapter over IKE messages is bounded like a socket
+ * receive buffer (default 1024 datagrams) under a real flood of non-ESP-marker datagrams on
+ * loopback; the overflow is dropped (newest first) and counted as `drop.queue-full`.
+ */
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  DEFAULT_RECEIVE_QUEUE_LENGTH,
+  IpSecManager,
+  type UdpEncapsulationSocket,
+} from '../../src/ipsec/mod.ts';
+
+const LO = '127.0.0.1';
+const NON_ESP_MARKER = Buffer.alloc(4);
+
+async function floodIke(from: Socket, port: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 50) {
+    const batch: Promise<void>[] = [];
+    for (let j = i; j < Math.min(count, i + 50); j++) {
+      const body = Buffer.concat([NON_ESP_MARKER, Buffer.from(`IKE ${j}`.padEnd(60, '.'))]);
+      batch.push(new Promise((resolve) => from.send(body, port, LO, () => resolve())));
+    }
+    await Promise.all(batch);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+async function floodAndDrain(
+  ipsec: IpSecManager,
+  encap: UdpEncapsulationSocket,
+  count: number,
+): Promise<{ received: string[]; queued: string[] }> {
+  const received: string[] = [];
+  encap.on('message', (msg: Buffer) => received.push(String(msg)));
+  const iterator = encap[Symbol.asyncIterator]();
+  const first = iterator.next(); // takes one message, then stalls
+  const peer = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => peer.bind(0, LO, resolve));
+    await floodIke(peer, encap.getPort(), count);
+    let last = -1;
+    while (received.length !== last) {
+      last = received.length;
+      await delay(150);
+    }
+  } finally {
+    await new Promise<void>((resolve) => peer.close(() => resolve()));
+  }
+  assert.equal(String((await first).value?.message), received[0]);
+  const queued: string[] = [];
+  while (true) {
+    const r = await Promise.race([iterator.next(), delay(100).then(() => 'waiting' as const)]);
+    if (r === 'waiting' || r.done === true) break;
+    queued.push(String(r.value.message));
+  }
+  await iterator.return?.();
+  assert.ok(ipsec.getStatistics()['rx.ike'] !== undefined);
+  return { received, queued };
+}
+
+test('UdpEncapsulationSocket for-await holds at most receiveQueueLength IKE messages under a flood and counts drop.queue-full', async () => {
+  await using ipsec = await IpSecManager.create({ receiveQueueLength: 8, keepaliveIntervalMs: 0 });
+  await using encap = await ipsec.openUdpEncapsulationSocket();
+  const { received, queued } = await floodAndDrain(ipsec, encap, 2000);
+  assert.ok(received.length > 500, `only ${received.length} datagrams arrived`);
+  assert.deepEqual(queued, received.slice(1, 9));
+  assert.equal(ipsec.getStatistics()['drop.queue-full'], received.length - 9);
+});
+
+test(`UdpEncapsulationSocket for-await is bounded by default (${DEFAULT_RECEIVE_QUEUE_LENGTH} messages)`, async () => {
+  await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
+  await using encap = await ipsec.openUdpEncapsulationSocket();
+  const { received, queued } = await floodAndDrain(ipsec, encap, 2500);
+  assert.ok(received.length > DEFAULT_RECEIVE_QUEUE_LENGTH + 1, `only ${received.length} arrived`);
+  assert.equal(queued.length, DEFAULT_RECEIVE_QUEUE_LENGTH);
+  assert.equal(
+    ipsec.getStatistics()['drop.queue-full'],
+    received.length - 1 - DEFAULT_RECEIVE_QUEUE_LENGTH,
+  );
+});
