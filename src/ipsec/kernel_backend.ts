@@ -6,7 +6,7 @@
  * `XFRM_MSG_DELSA`, `XFRM_MSG_GETSA`, per-socket policies via `IP(V6)_XFRM_POLICY` (§5) and UDP
  * sockets with `UDP_ENCAP_ESPINUDP` (§6). The kernel moves the packets; this file only programs it.
  *
- * Linux facts this file is built around (docs/readme/xfrm.md): an OUT socket policy without its
+ * Linux facts this file is built around (docs/xfrm.md): an OUT socket policy without its
  * SA makes Node's `dgram.send()` retry `EAGAIN` forever, so a socket whose applied outbound SA was
  * deleted refuses sends itself (`TransformClosedError`), and SAs exist before policies name them.
  */

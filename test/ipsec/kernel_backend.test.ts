@@ -1,5 +1,5 @@
 /**
- * The kernel backend on THIS host, whose kernel has XFRM but no ESP (docs/readme/xfrm.md):
+ * The kernel backend on THIS host, whose kernel has XFRM but no ESP (docs/xfrm.md):
  * `IpSecManager.create({ backend: 'kernel' })` must fail at creation with a clear error naming the
  * userspace backend — `no-esp` as root (checked against iproute2 on the same kernel), and
  * `no-permission` without CAP_NET_ADMIN (as `nobody`). The behavioural suite against a kernel
