@@ -15,6 +15,7 @@
  * are counted, never thrown.
  */
 import type { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'node:net';
 
 /** Transform direction on a socket (Android `DIRECTION_IN` / `DIRECTION_OUT`). */
 export type TransformDirection = 'in' | 'out';
@@ -86,6 +87,12 @@ export interface BackendDatagramSocket extends EventEmitter {
   /** Closes. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * A TCP socket or listening server, protected by the kernel itself (only a backend with
+ * {@link Backend.applyToStreamSocket} can: the kernel backend).
+ */
+export type BackendStreamSocket = Socket | Server;
 
 /**
  * Algorithms of an SA, validated by the service core before they reach a backend. The key buffers
@@ -179,6 +186,17 @@ export interface Backend {
   ): Promise<void>;
   /** Removes the transforms of both directions from a socket. */
   removeFromSocket(socket: BackendDatagramSocket): Promise<void>;
+  /**
+   * Optional (the kernel backend): applies an SA to an ordinary TCP socket or listening server
+   * (Android's `applyTransportModeTransform(Socket, …)`). Absent = the backend cannot.
+   */
+  applyToStreamSocket?(
+    socket: BackendStreamSocket,
+    direction: TransformDirection,
+    sa: BackendSa,
+  ): Promise<void>;
+  /** Optional, with {@link Backend.applyToStreamSocket}: removes both directions. */
+  removeFromStreamSocket?(socket: BackendStreamSocket): Promise<void>;
   /** Reads the SA's counters and replay state. */
   getTransformState(sa: BackendSa): Promise<BackendTransformState>;
   /** Per-reason packet counters of the data path (drops, keepalives, IKE), if the backend has them. */

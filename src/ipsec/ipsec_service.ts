@@ -12,6 +12,7 @@
  *   that built a transform may apply it (§5).
  */
 
+import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { describeValue } from './_socket_args.ts';
 import type {
   AddressFamily,
@@ -20,6 +21,7 @@ import type {
   BackendEncapSocket,
   BackendSa,
   BackendSaAlgorithms,
+  BackendStreamSocket,
   BackendTransformState,
   TransformDirection,
 } from './backend.ts';
@@ -30,6 +32,7 @@ import {
   ResourceUnavailableError,
   SecurityError,
   SpiUnavailableError,
+  UnsupportedOperationError,
 } from './errors.ts';
 import { checkInetAddress, type InetAddress } from './inet_address.ts';
 import type { IpSecAlgorithm } from './ipsec_algorithm.ts';
@@ -487,7 +490,7 @@ export class IpSecService {
   /** `applyTransportModeTransform` (§5): direction, transform of this owner, creator only. */
   applyTransportModeTransform(
     caller: Caller,
-    socket: BackendDatagramSocket,
+    socket: BackendDatagramSocket | BackendStreamSocket,
     direction: unknown,
     resourceId: number,
   ): Promise<void> {
@@ -498,7 +501,7 @@ export class IpSecService {
 
   async #applyTransportModeTransform(
     caller: Caller,
-    socket: BackendDatagramSocket,
+    socket: BackendDatagramSocket | BackendStreamSocket,
     direction: unknown,
     resourceId: number,
   ): Promise<void> {
@@ -510,15 +513,29 @@ export class IpSecService {
     if (record.token !== caller.token) {
       throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
     }
+    if (isStreamSocket(socket)) {
+      if (this.#backend.applyToStreamSocket === undefined) throw noStreamSockets(this.#backend);
+      await this.#backend.applyToStreamSocket(socket, dir, record.sa);
+      return;
+    }
     await this.#backend.applyToSocket(socket, dir, record.sa);
   }
 
   /** `removeTransportModeTransforms` (§5): no validation; both directions. */
-  removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
+  removeTransportModeTransforms(
+    socket: BackendDatagramSocket | BackendStreamSocket,
+  ): Promise<void> {
     return this.#serialize(() => this.#removeTransportModeTransforms(socket));
   }
 
-  async #removeTransportModeTransforms(socket: BackendDatagramSocket): Promise<void> {
+  async #removeTransportModeTransforms(
+    socket: BackendDatagramSocket | BackendStreamSocket,
+  ): Promise<void> {
+    if (isStreamSocket(socket)) {
+      if (this.#backend.removeFromStreamSocket === undefined) throw noStreamSockets(this.#backend);
+      await this.#backend.removeFromStreamSocket(socket);
+      return;
+    }
     await this.#backend.removeFromSocket(socket);
   }
 
@@ -548,6 +565,18 @@ export class IpSecService {
       });
     }
   }
+}
+
+/** A TCP socket or listening server (protected by the kernel backend only). */
+function isStreamSocket(socket: object): socket is BackendStreamSocket {
+  return socket instanceof NetSocket || socket instanceof NetServer;
+}
+
+/** The error of a backend that cannot protect TCP sockets (the userspace backend). */
+function noStreamSockets(backend: Backend): UnsupportedOperationError {
+  return new UnsupportedOperationError(
+    `Cannot apply transform to a TCP socket: the ${backend.name} backend protects only its own datagram sockets; use the kernel backend (IpSecManager.create({ backend: 'kernel' }))`,
+  );
 }
 
 /** `checkDirection` (§5): IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE. */

@@ -12,6 +12,7 @@
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { Server as NetServer, type Socket as NetSocket } from 'node:net';
 import { type AeadName, ALGORITHMS, type AuthName, type CipherName } from '../esp/mod.ts';
 import {
   AF_INET,
@@ -27,8 +28,11 @@ import {
   NetlinkSocket,
   probeKernelIpsecSupport,
   removeSocketPolicies,
+  SocketFdUnavailableError,
   SocketOptionError,
   setUdpEncapsulation,
+  socketFamily,
+  socketFd,
   XFRM_POLICY_LOCALOK,
   XFRM_SHARE_UNIQUE,
   XFRM_STATE_ESN,
@@ -40,6 +44,7 @@ import type {
   BackendEncapSocket,
   BackendSa,
   BackendSaConfig,
+  BackendStreamSocket,
   BackendTransformState,
   OpenEncapSocketOptions,
   RemoteInfo,
@@ -330,6 +335,54 @@ class KernelDatagramSocket extends EventEmitter implements BackendDatagramSocket
       });
     });
     return this.#closed;
+  }
+}
+
+/** Best effort: an OUT policy with action block, so nothing leaves the socket. */
+function blockOutput(socket: NetSocket, family: number): void {
+  try {
+    const af = family === 6 ? AF_INET6 : AF_INET;
+    applySocketPolicy(
+      socket,
+      encodeSocketPolicy(
+        { direction: 'out', selector: { family: af }, action: 'block' },
+        { destination: family === 6 ? '::' : '0.0.0.0', spi: 0, reqid: 0 },
+      ),
+    );
+  } catch {
+    // no descriptor: then connect() creates one without policy; destroy() follows at once
+  }
+}
+
+/** Whether a TCP socket or server has its descriptor yet. */
+function hasDescriptor(socket: BackendStreamSocket): boolean {
+  try {
+    socketFd(socket);
+    return true;
+  } catch (err: unknown) {
+    if (err instanceof SocketFdUnavailableError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Gives a connecting client socket its descriptor before `connect()`: libuv creates it on bind,
+ * so bind the handle to the wildcard address of the attempt's family (what `net.connect` does
+ * itself when given `localAddress`).
+ */
+function createDescriptor(socket: NetSocket, family: number): void {
+  if (hasDescriptor(socket)) return;
+  const handle: unknown = (socket as unknown as { _handle?: unknown })._handle;
+  const h = handle as {
+    bind?: (address: string, port: number) => number;
+    bind6?: (address: string, port: number, flags: number) => number;
+  } | null;
+  const status =
+    family === 6 ? h?.bind6?.('::', 0, 0) : family === 4 ? h?.bind?.('0.0.0.0', 0) : undefined;
+  if (status !== 0 || !hasDescriptor(socket)) {
+    throw new IllegalStateError(
+      `Cannot apply transform: no descriptor for the connecting socket (bind status ${status})`,
+    );
   }
 }
 
@@ -657,6 +710,88 @@ export class KernelBackend implements Backend {
     s.inboundSa = undefined;
     s.heldInboundSas.clear();
     if (s.bound) this.#sockopt(() => removeSocketPolicies(s.udp));
+  }
+
+  /**
+   * TCP (Android's `applyTransportModeTransform(Socket, …)`): the policy goes on the socket's
+   * descriptor. A listening server's policies are copied by the kernel to every accepted socket
+   * (`sk_clone_lock`), so its SYN/SYN-ACK/ACK are protected too. A client socket before
+   * `connect()` has no descriptor yet (libuv creates it in `connect`): the policies are installed
+   * on `'connectionAttempt'`, emitted synchronously right before the `connect()` system call,
+   * after creating the descriptor by binding to the wildcard address when the caller gave no
+   * `localAddress`. Without that, the SYN would leave in clear text and the peer's protected
+   * SYN-ACK would be refused (`XfrmInTmplMismatch`): the connection would hang.
+   */
+  async applyToStreamSocket(
+    socket: BackendStreamSocket,
+    direction: TransformDirection,
+    sa: BackendSa,
+  ): Promise<void> {
+    this.#assertOpen('apply transform');
+    if (!(sa instanceof KernelSa) || sa.deleted) {
+      throw new IllegalArgumentError('Cannot apply transform: it belongs to another backend');
+    }
+    const policy = this.#policy(direction, sa, sa.spi, sa.reqid);
+    if (hasDescriptor(socket)) {
+      this.#installStream(socket, sa, policy);
+      return;
+    }
+    if (socket instanceof NetServer || socket.destroyed || socket.remoteAddress !== undefined) {
+      throw new IllegalStateError(
+        socket instanceof NetServer
+          ? 'Cannot apply transform: the server is not listening'
+          : 'Cannot apply transform: the socket is closed',
+      );
+    }
+    let pending = this.#pendingStream.get(socket);
+    if (pending === undefined) {
+      const entries = new Map<TransformDirection, { sa: KernelSa; policy: Uint8Array }>();
+      pending = entries;
+      this.#pendingStream.set(socket, entries);
+      const onAttempt = (_address: string, _port: number, family: number): void => {
+        try {
+          for (const { sa: p, policy: bytes } of entries.values()) {
+            createDescriptor(socket, family);
+            this.#installStream(socket, p, bytes);
+          }
+        } catch (err: unknown) {
+          // Fail closed: the connect() system call follows this listener and cannot be stopped
+          // from here, so block the socket's output (connect fails with EPERM) and destroy it.
+          blockOutput(socket, family);
+          process.nextTick(() =>
+            socket.destroy(err instanceof Error ? err : new Error(String(err))),
+          );
+        }
+      };
+      const done = (): void => {
+        socket.off('connectionAttempt', onAttempt);
+        this.#pendingStream.delete(socket);
+      };
+      socket.prependListener('connectionAttempt', onAttempt);
+      socket.once('connect', done);
+      socket.once('close', done);
+    }
+    pending.set(direction, { sa, policy });
+  }
+
+  async removeFromStreamSocket(socket: BackendStreamSocket): Promise<void> {
+    if (!(socket instanceof NetServer)) this.#pendingStream.get(socket)?.clear();
+    if (hasDescriptor(socket)) this.#sockopt(() => removeSocketPolicies(socket));
+  }
+
+  /** Client sockets that got transforms before `connect()` (installed at the attempt). */
+  readonly #pendingStream = new WeakMap<
+    NetSocket,
+    Map<TransformDirection, { sa: KernelSa; policy: Uint8Array }>
+  >();
+
+  #installStream(socket: BackendStreamSocket, sa: KernelSa, policy: Uint8Array): void {
+    if (sa.family === 'IPv6' && socketFamily(socket) === AF_INET) {
+      throw new IllegalArgumentError(
+        'Mismatched address family: an IPv6 transform on an IPv4 TCP socket',
+      );
+    }
+    this.#sockopt(() => applySocketPolicy(socket, policy));
   }
 
   /** Installs the policies applied before the socket had a descriptor. */
