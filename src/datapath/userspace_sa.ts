@@ -4,6 +4,8 @@
  * its UDP encapsulation (RFC 3948), counters (packets and inner bytes, both directions, as the
  * kernel's SA lifetime counters), and the sockets that reference it.
  */
+
+import { UDP_HEADER_LENGTH } from '../esp/ip_packet.ts';
 import {
   type AeadName,
   ALGORITHMS,
@@ -16,7 +18,6 @@ import {
   EspOutboundSa,
   MAX_PAYLOAD_LENGTH,
 } from '../esp/mod.ts';
-import { UDP_HEADER_LENGTH } from '../esp/ip_packet.ts';
 import { addressBytes } from './address_bytes.ts';
 import type { EncapSocket } from './encap_socket.ts';
 import { MAX_UDP_PAYLOAD_LENGTH } from './udp_encap.ts';

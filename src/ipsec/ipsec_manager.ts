@@ -3,6 +3,7 @@
  * A thin facade: every call goes to the {@link IpSecService} of its backend (one service per
  * backend instance, shared by every manager that uses it, like Android's system server).
  */
+import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
 import { describeValue } from './_socket_args.ts';
@@ -387,7 +388,13 @@ export class IpSecManager implements AsyncDisposable {
    * transform at once; inbound keeps accepting the previous inbound transform until it is closed
    * (lossless rekey). Only the manager that built the transform may apply it.
    *
+   * With the kernel backend `socket` may also be an ordinary TCP `net.Socket` or a listening
+   * `net.Server` (Android's `applyTransportModeTransform(Socket, …)`): apply to the server after
+   * `listen()` (accepted sockets inherit its policies, so the handshake is protected) and to a
+   * client before `connect()` (installed when Node creates the descriptor).
+   *
    * @throws {IllegalArgumentError} bad direction, unknown/closed transform, family mismatch
+   * @throws {UnsupportedOperationError} a TCP socket with a backend other than the kernel's
    * @throws {SecurityError} the transform was built by another manager of the same owner
    * @example
    * ```ts
@@ -396,11 +403,24 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   async applyTransportModeTransform(
-    socket: IpSecDatagramSocket,
+    socket: IpSecDatagramSocket | NetSocket | NetServer,
     direction: Direction,
     transform: IpSecTransform,
   ): Promise<void> {
     this.#context.assertOpen('apply transform');
+    if (socket instanceof NetSocket || socket instanceof NetServer) {
+      // TCP (kernel backend only): the kernel protects the socket itself, nothing to track here.
+      if (!(transform instanceof IpSecTransform)) {
+        throw new TypeError('Cannot apply transform: expected an IpSecTransform');
+      }
+      await this.#context.service.applyTransportModeTransform(
+        this.#context.caller,
+        socket,
+        direction,
+        transform.getResourceId(),
+      );
+      return;
+    }
     const backendSocket = this.#backendSocket(socket, 'apply transform');
     if (!(transform instanceof IpSecTransform)) {
       throw new TypeError('Cannot apply transform: expected an IpSecTransform');
@@ -427,8 +447,14 @@ export class IpSecManager implements AsyncDisposable {
    * await ipsec.removeTransportModeTransforms(socket);
    * ```
    */
-  async removeTransportModeTransforms(socket: IpSecDatagramSocket): Promise<void> {
+  async removeTransportModeTransforms(
+    socket: IpSecDatagramSocket | NetSocket | NetServer,
+  ): Promise<void> {
     this.#context.assertOpen('remove transforms');
+    if (socket instanceof NetSocket || socket instanceof NetServer) {
+      await this.#context.service.removeTransportModeTransforms(socket);
+      return;
+    }
     const backendSocket = this.#backendSocket(socket, 'remove transforms');
     // Sends issued from now on wait for the removal, then leave in clear text (as on Android).
     await trackTransformChange(socket, 'remove', () =>

@@ -56,28 +56,42 @@ async function floodAndDrain(
     if (r === 'waiting' || r.done === true) break;
     queued.push(String(r.value.message));
   }
-  await iterator.return?.();
+  void iterator.return?.(); // settles when the socket closes (a next() is still pending)
   assert.ok(ipsec.getStatistics()['rx.ike'] !== undefined);
   return { received, queued };
 }
 
-test('UdpEncapsulationSocket for-await holds at most receiveQueueLength IKE messages under a flood and counts drop.queue-full', async () => {
-  await using ipsec = await IpSecManager.create({ receiveQueueLength: 8, keepaliveIntervalMs: 0 });
-  await using encap = await ipsec.openUdpEncapsulationSocket();
-  const { received, queued } = await floodAndDrain(ipsec, encap, 2000);
-  assert.ok(received.length > 500, `only ${received.length} datagrams arrived`);
-  assert.deepEqual(queued, received.slice(1, 9));
-  assert.equal(ipsec.getStatistics()['drop.queue-full'], received.length - 9);
-});
+test(
+  'UdpEncapsulationSocket for-await holds at most receiveQueueLength IKE messages under a flood and counts drop.queue-full',
+  { timeout: 30_000 },
+  async () => {
+    await using ipsec = await IpSecManager.create({
+      receiveQueueLength: 8,
+      keepaliveIntervalMs: 0,
+    });
+    await using encap = await ipsec.openUdpEncapsulationSocket();
+    const { received, queued } = await floodAndDrain(ipsec, encap, 2000);
+    assert.ok(received.length > 500, `only ${received.length} datagrams arrived`);
+    assert.deepEqual(queued, received.slice(1, 9));
+    assert.equal(ipsec.getStatistics()['drop.queue-full'], received.length - 9);
+  },
+);
 
-test(`UdpEncapsulationSocket for-await is bounded by default (${DEFAULT_RECEIVE_QUEUE_LENGTH} messages)`, async () => {
-  await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
-  await using encap = await ipsec.openUdpEncapsulationSocket();
-  const { received, queued } = await floodAndDrain(ipsec, encap, 2500);
-  assert.ok(received.length > DEFAULT_RECEIVE_QUEUE_LENGTH + 1, `only ${received.length} arrived`);
-  assert.equal(queued.length, DEFAULT_RECEIVE_QUEUE_LENGTH);
-  assert.equal(
-    ipsec.getStatistics()['drop.queue-full'],
-    received.length - 1 - DEFAULT_RECEIVE_QUEUE_LENGTH,
-  );
-});
+test(
+  `UdpEncapsulationSocket for-await is bounded by default (${DEFAULT_RECEIVE_QUEUE_LENGTH} messages)`,
+  { timeout: 30_000 },
+  async () => {
+    await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
+    await using encap = await ipsec.openUdpEncapsulationSocket();
+    const { received, queued } = await floodAndDrain(ipsec, encap, 2500);
+    assert.ok(
+      received.length > DEFAULT_RECEIVE_QUEUE_LENGTH + 1,
+      `only ${received.length} arrived`,
+    );
+    assert.equal(queued.length, DEFAULT_RECEIVE_QUEUE_LENGTH);
+    assert.equal(
+      ipsec.getStatistics()['drop.queue-full'],
+      received.length - 1 - DEFAULT_RECEIVE_QUEUE_LENGTH,
+    );
+  },
+);
