@@ -15,7 +15,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_ROOT_MODULES, prepareHostRootImage } from './kernel_peer/host_root_image.ts';
 import {
@@ -61,6 +61,10 @@ export interface KernelPeerStartOptions {
 
 /** Mount point of the host's root file system in a `hostRoot` guest. */
 export const GUEST_HOST_ROOT = '/host';
+/** Where the guest keeps a view of the host's /tmp before its own tmpfs covers it. */
+const HOST_TMP_VIEW = '/host-tmp';
+/** The project's root directory on the host (and, through /host, in the guest). */
+const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
 
 /** Exit status and output of a program run in the guest. */
 export interface GuestExecResult {
@@ -335,7 +339,12 @@ export class KernelPeer {
         '-m',
         String(options.memoryMb ?? (options.hostRoot === true ? 1536 : 512)),
         ...(options.hostRoot === true
-          ? ['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on']
+          ? [
+              '-virtfs',
+              // multidevs=remap: /proc, /sys and / are different host devices with colliding
+              // inode numbers; without it the guest's 9p client confuses them.
+              'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+            ]
           : []),
         '-nographic',
         '-no-reboot',
@@ -436,7 +445,20 @@ export class KernelPeer {
     await this.run(['/bin/busybox', 'mount', '-t', 'proc', 'proc', `${r}/proc`]);
     await this.run(['/bin/busybox', 'mount', '-t', 'sysfs', 'sysfs', `${r}/sys`]);
     await this.run(['/bin/busybox', 'mount', '-t', 'devtmpfs', 'devtmpfs', `${r}/dev`]);
+    // The guest gets a writable /tmp of its own; a project checked out under the host's /tmp (CI
+    // clones anywhere) is bound back into it so `hostExec` can still run it.
+    await this.run(['/bin/busybox', 'mkdir', '-p', HOST_TMP_VIEW]);
+    await this.run(['/bin/busybox', 'mount', '--bind', `${r}/tmp`, HOST_TMP_VIEW]);
     await this.run(['/bin/busybox', 'mount', '-t', 'tmpfs', 'tmpfs', `${r}/tmp`]);
+    if (PROJECT_ROOT.startsWith('/tmp/')) {
+      const inTmp = PROJECT_ROOT.slice('/tmp/'.length);
+      await this.run(['/bin/busybox', 'mkdir', '-p', `${r}/tmp/${inTmp}`]);
+      await this.run([
+        ...['/bin/busybox', 'mount', '--bind'],
+        `${HOST_TMP_VIEW}/${inTmp}`,
+        `${r}/tmp/${inTmp}`,
+      ]);
+    }
   }
 
   /**
