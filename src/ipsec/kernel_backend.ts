@@ -519,52 +519,52 @@ export class KernelBackend implements Backend {
     }
     const words = Math.ceil(config.replayWindowSize / 32);
     const spi = config.spi >>> 0;
+    // The request carries the keys: zero it as soon as the kernel has answered, whatever it said.
+    let request: Uint8Array | undefined;
     try {
-      await this.#request(
-        encodeUpdateSaRequest({
-          destination: config.destinationAddress,
-          source: config.sourceAddress,
-          spi,
-          reqid: config.ownerTag,
-          mode: 'transport',
-          replayWindow: 0,
-          flags: config.esn ? XFRM_STATE_ESN : 0,
-          ...(aead !== undefined
-            ? {
-                aead: {
-                  name: aead.name as AeadName,
-                  key: aead.key,
-                  icvLengthBits: aead.icvLengthBits,
-                },
-              }
-            : {
-                cipher:
-                  encryption !== undefined
-                    ? { name: encryption.name as CipherName, key: encryption.key }
-                    : { name: NULL_CIPHER, key: new Uint8Array(0) },
-              }),
-          ...(authentication !== undefined
-            ? {
-                auth: {
-                  name: authentication.name as AuthName,
-                  key: authentication.key,
-                  truncationLengthBits: authentication.truncationLengthBits,
-                },
-              }
-            : {}),
-          ...(encap !== undefined && encapSocket !== undefined
-            ? {
-                encap: {
-                  type: 'espinudp' as const,
-                  sourcePort: encapSocket.port,
-                  destinationPort: encap.remotePort,
-                },
-              }
-            : {}),
-          replayEsn: { replayWindow: config.replayWindowSize, bitmap: new Array(words).fill(0) },
-        }),
-        `install SA ${hex(spi)} to ${config.destinationAddress}`,
-      );
+      request = encodeUpdateSaRequest({
+        destination: config.destinationAddress,
+        source: config.sourceAddress,
+        spi,
+        reqid: config.ownerTag,
+        mode: 'transport',
+        replayWindow: 0,
+        flags: config.esn ? XFRM_STATE_ESN : 0,
+        ...(aead !== undefined
+          ? {
+              aead: {
+                name: aead.name as AeadName,
+                key: aead.key,
+                icvLengthBits: aead.icvLengthBits,
+              },
+            }
+          : {
+              cipher:
+                encryption !== undefined
+                  ? { name: encryption.name as CipherName, key: encryption.key }
+                  : { name: NULL_CIPHER, key: new Uint8Array(0) },
+            }),
+        ...(authentication !== undefined
+          ? {
+              auth: {
+                name: authentication.name as AuthName,
+                key: authentication.key,
+                truncationLengthBits: authentication.truncationLengthBits,
+              },
+            }
+          : {}),
+        ...(encap !== undefined && encapSocket !== undefined
+          ? {
+              encap: {
+                type: 'espinudp' as const,
+                sourcePort: encapSocket.port,
+                destinationPort: encap.remotePort,
+              },
+            }
+          : {}),
+        replayEsn: { replayWindow: config.replayWindowSize, bitmap: new Array(words).fill(0) },
+      });
+      await this.#request(request, `install SA ${hex(spi)} to ${config.destinationAddress}`);
     } catch (err: unknown) {
       if (err instanceof NetlinkError) {
         if (err.errno === ENOSYS || err.errno === EPROTONOSUPPORT) {
@@ -578,6 +578,8 @@ export class KernelBackend implements Backend {
         }
       }
       throw err;
+    } finally {
+      request?.fill(0);
     }
     this.#reservations.delete(`${config.destinationAddress}|${spi}`);
     const sa = new KernelSa(config, encapSocket);

@@ -207,9 +207,12 @@ export class NetlinkSocket {
       const seq = this.#seq;
       const stamped = withNetlinkHeader(message, { seq, flags });
       const address = kernelAddress();
-      if (c.sendto(this.#fd, stamped, stamped.length, 0, address, SOCKADDR_NL_LENGTH) < 0) {
-        throw new NetlinkError(operation, c.errno());
-      }
+      const sent = c.sendto(this.#fd, stamped, stamped.length, 0, address, SOCKADDR_NL_LENGTH);
+      const sendErrno = sent < 0 ? c.errno() : 0;
+      // The copy may carry keys (UPDSA): it is not needed once sent. NETLINK_CAP_ACK keeps the
+      // kernel from echoing the request back in its answer.
+      stamped.fill(0);
+      if (sent < 0) throw new NetlinkError(operation, sendErrno);
       const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
       const replies: NetlinkMessage[] = [];
       for (;;) {
