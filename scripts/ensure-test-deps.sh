@@ -15,12 +15,14 @@ declare -A need=(
   [gcc]=gcc
   [strace]=strace
   [setpriv]=util-linux
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
-[ -x /bin/busybox ] || missing+=(busybox-static)
+# The kernel-peer initramfs needs the static busybox (the plain busybox package is dynamic).
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
 # The kernel-peer guest (test/helpers/kernel_peer.ts) ships /etc/protocols and the host's python3.
 [ -f /etc/protocols ] || missing+=(netbase)
 [ -x /usr/bin/python3 ] || missing+=(python3)
