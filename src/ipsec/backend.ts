@@ -3,7 +3,7 @@
  * service core ({@link IpSecService}) needs from whatever moves the packets.
  *
  * Implemented by the userspace ESP data path (`userspace_backend.ts` over `src/datapath/`) and,
- * later, by the kernel over NETLINK_XFRM (issue 6). The shapes follow the kernel calls netd makes
+ * by the kernel over NETLINK_XFRM (`kernel_backend.ts`). The shapes follow the kernel calls netd makes
  * (aosp-ipsec §8): `allocateSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict = `false`,
  * like the kernel's `ENOENT`), `createSa` ≈ `XFRM_MSG_UPDSA`, `deleteSa` ≈ `XFRM_MSG_DELSA`,
  * `applyToSocket`/`removeFromSocket` ≈ `setsockopt(IP_XFRM_POLICY)`, `openEncapSocket` ≈ a UDP

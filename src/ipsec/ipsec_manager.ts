@@ -255,7 +255,7 @@ export class IpSecManager implements AsyncDisposable {
     );
   }
 
-  /** Name of the backend (`'userspace'`, later `'kernel'`). */
+  /** Name of the backend (`'userspace'` or `'kernel'`). */
   get backendName(): string {
     return this.#context.service.backend.name;
   }

@@ -1,5 +1,5 @@
 /**
- * The kernel backend (GitHub issue 6): the {@link Backend} interface on the Linux XFRM framework,
+ * The kernel backend: the {@link Backend} interface on the Linux XFRM framework,
  * with the calls and field choices of Android's netd (aosp-ipsec §8): `XFRM_MSG_ALLOCSPI` with
  * min = max for reservations, `XFRM_MSG_UPDSA` over the larval state (reqid = owner tag, replay
  * window 4096 in `XFRMA_REPLAY_ESN_VAL`, ESP-in-UDP template with the encapsulation socket's port),
