@@ -11,7 +11,7 @@ import { isIP, SocketAddress } from 'node:net';
  * @example
  * ```ts
  * import { addressBytes } from 'tsnetd/datapath';
- * console.log(addressBytes('127.0.0.1')); // Uint8Array [127, 0, 0, 1]
+ * console.log(addressBytes('127.0.0.1')); // Uint8Array(4) [ 127, 0, 0, 1 ]
  * ```
  */
 export function addressBytes(address: string): Uint8Array {

@@ -53,8 +53,14 @@ export interface PcapRecord {
  *   or a packet is longer than {@link PCAP_SNAPLEN}
  * @example
  * ```ts
- * import { writeFileSync } from 'node:fs';
- * writeFileSync('esp.pcap', encodePcap([{ timestampMs: Date.now(), packet: ipv4Packet }]));
+ * import assert from 'node:assert/strict';
+ * import { encodePcap } from 'tsnetd/datapath';
+ * import { buildIpv4Packet } from 'tsnetd/esp';
+ * const lo = Uint8Array.of(127, 0, 0, 1);
+ * const ipv4Packet = buildIpv4Packet({ src: lo, dst: lo, protocol: 50, payload: new Uint8Array(24) });
+ * const pcap = encodePcap([{ timestampMs: Date.now(), packet: ipv4Packet }]);
+ * assert.equal(pcap.length, 24 + 16 + ipv4Packet.length); // file header, record header, packet
+ * // writeFileSync('esp.pcap', pcap) and open it in Wireshark or tshark
  * ```
  */
 export function encodePcap(records: readonly PcapRecord[]): Uint8Array {

@@ -68,11 +68,14 @@ export interface WiresharkEspSaRecord {
  *
  * @example
  * ```ts
- * try {
- *   formatEspSaWithKeysForWireshark({ protocol: 'IPv4', spi: 1, aead: chachaAead });
- * } catch (e) {
- *   if (e instanceof WiresharkUnsupportedAlgorithmError) console.log(e.code, e.algorithm);
- * }
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { formatEspSaWithKeysForWireshark, WiresharkUnsupportedAlgorithmError } from 'tsnetd/datapath';
+ * const chachaAead = { name: 'rfc7539esp(chacha20,poly1305)', key: randomBytes(36), icvLengthBits: 128 };
+ * assert.throws(
+ *   () => formatEspSaWithKeysForWireshark({ protocol: 'IPv4', spi: 1, aead: chachaAead }),
+ *   (e) => e instanceof WiresharkUnsupportedAlgorithmError && e.algorithm === chachaAead.name,
+ * );
  * ```
  */
 export class WiresharkUnsupportedAlgorithmError extends Error {
@@ -150,13 +153,29 @@ function assertAddress(name: string, address: string): void {
  * @throws {TypeError} on an empty or non-Uint8Array key
  * @example Decrypt a capture with tshark
  * ```ts
+ * import assert from 'node:assert/strict';
  * import { execFileSync } from 'node:child_process';
+ * import { randomBytes } from 'node:crypto';
+ * import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { encodePcap, formatEspSaWithKeysForWireshark } from 'tsnetd/datapath';
+ * import { buildIpv4Packet, buildUdpDatagram, EspOutboundSa } from 'tsnetd/esp';
+ * const keyAndSalt = randomBytes(20);
+ * const aead = { name: 'rfc4106(gcm(aes))', key: keyAndSalt, icvLengthBits: 128 } as const;
+ * const lo = Uint8Array.of(127, 0, 0, 1);
+ * const udp = buildUdpDatagram({ srcAddr: lo, dstAddr: lo, srcPort: 40000, dstPort: 40001, payload: Uint8Array.of(1) });
+ * const esp = new EspOutboundSa({ spi: 0x1000, aead }).seal(udp, 17);
+ * const dir = mkdtempSync(join(tmpdir(), 'esp-'));
+ * writeFileSync(join(dir, 'esp.pcap'), encodePcap([{ timestampMs: Date.now(), packet: buildIpv4Packet({ src: lo, dst: lo, protocol: 50, payload: esp }) }]));
  * const sa = formatEspSaWithKeysForWireshark({
  *   protocol: 'IPv4', spi: 0x1000,
  *   aead: { name: 'rfc4106(gcm(aes))', key: keyAndSalt, icvLengthBits: 128 },
  * });
- * execFileSync('tshark', ['-r', 'esp.pcap', '-o', 'esp.enable_encryption_decode:TRUE',
- *   '-o', sa.uatOption]);
+ * const text = execFileSync('tshark', ['-r', join(dir, 'esp.pcap'), '-o', 'esp.enable_encryption_decode:TRUE',
+ *   '-o', sa.uatOption], { encoding: 'utf8' });
+ * rmSync(dir, { recursive: true });
+ * assert.match(text, /40000 → 40001/); // the decrypted UDP datagram
  * ```
  */
 export function formatEspSaWithKeysForWireshark(

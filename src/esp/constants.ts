@@ -38,7 +38,12 @@ export const ESP_SALT_LENGTH = 4;
  *
  * @example
  * ```ts
- * sa.seal(udpDatagram, ESP_NEXT_HEADER.UDP);
+ * import { randomBytes } from 'node:crypto';
+ * import { ESP_NEXT_HEADER, EspOutboundSa } from 'tsnetd/esp';
+ * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+ * using sa = new EspOutboundSa({ spi: 0x1234, aead });
+ * const udpDatagram = new Uint8Array(8); // a UDP header without data
+ * const packet = sa.seal(udpDatagram, ESP_NEXT_HEADER.UDP); // 17 goes into the ESP trailer
  * ```
  */
 export const ESP_NEXT_HEADER = {

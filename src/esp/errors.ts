@@ -13,8 +13,17 @@
  *
  * @example
  * ```ts
- * try { sa.seal(payload, 17); } catch (error) {
- *   if (error instanceof EspError) console.log(error.code);
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspError, EspOutboundSa } from 'tsnetd/esp';
+ * const sa = new EspOutboundSa({ spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } });
+ * sa.dispose();
+ * try {
+ *   sa.seal(new Uint8Array(8), 17);
+ *   assert.fail('a disposed SA seals nothing');
+ * } catch (error) {
+ *   assert.ok(error instanceof EspError);
+ *   assert.equal(error.code, 'ERR_ESP_SA_DISPOSED');
  * }
  * ```
  */
@@ -35,9 +44,13 @@ export class EspError extends Error {
  *
  * @example
  * ```ts
- * try { sa.seal(payload, 17); } catch (error) {
- *   if (error instanceof SequenceNumberExhaustedError) rekey();
- * }
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, MAX_SEQ_32, SequenceNumberExhaustedError } from 'tsnetd/esp';
+ * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+ * using sa = new EspOutboundSa({ spi: 0x1234, aead, nextSequenceNumber: BigInt(MAX_SEQ_32) });
+ * sa.seal(new Uint8Array(8), 17); // sequence number 2^32-1, the last one without ESN
+ * assert.throws(() => sa.seal(new Uint8Array(8), 17), SequenceNumberExhaustedError); // time to rekey
  * ```
  */
 export class SequenceNumberExhaustedError extends EspError {
@@ -59,8 +72,12 @@ export class SequenceNumberExhaustedError extends EspError {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, SaDisposedError } from 'tsnetd/esp';
+ * const sa = new EspOutboundSa({ spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } });
  * sa.dispose();
- * sa.seal(payload, 17); // throws SaDisposedError
+ * assert.throws(() => sa.seal(new Uint8Array(8), 17), SaDisposedError);
  * ```
  */
 export class SaDisposedError extends EspError {

@@ -42,7 +42,11 @@ import type { EspCipher } from './transforms/esp_cipher.ts';
  *
  * @example
  * ```ts
+ * import { randomBytes } from 'node:crypto';
+ * import { EspInboundSa, type EspInboundSaOptions } from 'tsnetd/esp';
+ * const key = randomBytes(20); // 16-byte AES key ‖ 4-byte salt
  * const options: EspInboundSaOptions = { spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 }, replayWindowSize: 1024 };
+ * using sa = new EspInboundSa(options);
  * ```
  */
 export interface EspInboundSaOptions extends EspSaOptions {
@@ -93,10 +97,18 @@ const NEXT_HEADER_NONE = ESP_NEXT_HEADER.NONE;
  *
  * @example Open what the peer's outbound SA sealed
  * ```ts
- * const sa = new EspInboundSa({ spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } });
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspInboundSa, EspOutboundSa } from 'tsnetd/esp';
+ * const key = randomBytes(20); // 16-byte AES key ‖ 4-byte salt, shared with the peer
+ * using peer = new EspOutboundSa({ spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } });
+ * using sa = new EspInboundSa({ spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } });
+ * const packet = peer.seal(new TextEncoder().encode('hi'), 17);
  * const result = sa.open(packet);
- * if (result.ok) deliver(result.payload, result.nextHeader);
- * else stats[result.reason]++;
+ * assert.ok(result.ok);
+ * assert.equal(new TextDecoder().decode(result.payload), 'hi');
+ * assert.equal(result.nextHeader, 17);
+ * assert.deepEqual(sa.open(packet), { ok: false, reason: 'replay' }); // a copy is dropped
  * ```
  */
 export class EspInboundSa {
@@ -187,8 +199,17 @@ export class EspInboundSa {
    * @throws {SaDisposedError} after `dispose()`
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { EspInboundSa, EspOutboundSa } from 'tsnetd/esp';
+   * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+   * using peer = new EspOutboundSa({ spi: 0x1234, aead });
+   * using sa = new EspInboundSa({ spi: 0x1234, aead });
+   * const packet = peer.seal(Uint8Array.of(1, 2, 3), 17);
+   * const last = packet.length - 1;
+   * packet[last] = (packet[last] ?? 0) ^ 1; // flip one bit of the ICV
    * const r = sa.open(packet);
-   * if (!r.ok && r.reason === 'auth') counters.auth++;
+   * assert.ok(!r.ok && r.reason === 'auth');
    * ```
    */
   open(packet: Uint8Array): OpenResult {

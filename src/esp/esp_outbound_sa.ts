@@ -32,7 +32,11 @@ import { fillRandom } from './transforms/random.ts';
  *
  * @example
  * ```ts
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, type EspOutboundSaOptions } from 'tsnetd/esp';
+ * const key = randomBytes(20); // 16-byte AES key ‖ 4-byte salt
  * const options: EspOutboundSaOptions = { spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } };
+ * using sa = new EspOutboundSa(options);
  * ```
  */
 export interface EspOutboundSaOptions extends EspSaOptions {
@@ -74,11 +78,16 @@ function allocatePacket(length: number): Uint8Array {
  *
  * @example Seal a UDP datagram with AES-GCM-128
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { buildUdpDatagram, ESP_NEXT_HEADER, EspOutboundSa } from 'tsnetd/esp';
+ * const lo = Uint8Array.of(127, 0, 0, 1);
+ * const udpDatagram = buildUdpDatagram({ srcAddr: lo, dstAddr: lo, srcPort: 40000, dstPort: 40001, payload: Uint8Array.of(1, 2) });
  * const sa = new EspOutboundSa({
  *   spi: 0x1234,
  *   aead: { name: 'rfc4106(gcm(aes))', key: crypto.getRandomValues(new Uint8Array(20)), icvLengthBits: 128 },
  * });
  * const packet = sa.seal(udpDatagram, ESP_NEXT_HEADER.UDP);
+ * assert.equal(packet.length, 8 + 8 + 10 + 2 + 16); // header, IV, datagram, trailer, ICV
  * sa.dispose();
  * ```
  */
@@ -137,7 +146,17 @@ export class EspOutboundSa {
    * @throws {RangeError} nextHeader out of range or payload longer than 65535 bytes
    * @example
    * ```ts
-   * const packet = sa.seal([udpHeader, data], ESP_NEXT_HEADER.UDP);
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { ESP_NEXT_HEADER, EspInboundSa, EspOutboundSa } from 'tsnetd/esp';
+   * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+   * using sa = new EspOutboundSa({ spi: 0x1234, aead });
+   * using peer = new EspInboundSa({ spi: 0x1234, aead });
+   * const udpHeader = new Uint8Array(8);
+   * const data = new TextEncoder().encode('hi');
+   * const packet = sa.seal([udpHeader, data], ESP_NEXT_HEADER.UDP); // sealed as if concatenated
+   * const r = peer.open(packet);
+   * assert.ok(r.ok && r.payload.length === 10);
    * ```
    */
   seal(payload: Uint8Array | readonly Uint8Array[], nextHeader: number): Uint8Array {
@@ -190,7 +209,13 @@ export class EspOutboundSa {
    * @throws {SequenceNumberExhaustedError} as {@link seal}
    * @example
    * ```ts
-   * socket.send(sa.sealDummy(64));
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { EspInboundSa, EspOutboundSa } from 'tsnetd/esp';
+   * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+   * using sa = new EspOutboundSa({ spi: 0x1234, aead });
+   * using peer = new EspInboundSa({ spi: 0x1234, aead });
+   * assert.deepEqual(peer.open(sa.sealDummy(64)), { ok: false, reason: 'dummy' }); // authenticated, then dropped
    * ```
    */
   sealDummy(payloadLength = 0): Uint8Array {

@@ -23,10 +23,14 @@ import {
  *
  * @example
  * ```ts
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, type EspSaOptions } from 'tsnetd/esp';
+ * const keyAndSalt20Bytes = randomBytes(20);
  * const options: EspSaOptions = {
  *   spi: 0x1234,
  *   aead: { name: 'rfc4106(gcm(aes))', key: keyAndSalt20Bytes, icvLengthBits: 128 },
  * };
+ * using sa = new EspOutboundSa(options);
  * ```
  */
 export interface EspSaOptions {

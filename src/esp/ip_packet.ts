@@ -119,8 +119,10 @@ function foldAndComplement(sum: number): number {
  * @returns the checksum, 0..0xFFFF (a buffer holding a correct checksum sums to 0)
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { internetChecksum } from 'tsnetd/esp';
  * // RFC 1071 §3 example words 0001 f203 f4f5 f6f7 sum to ddf2; checksum is its complement.
- * internetChecksum(Uint8Array.of(0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7)); // 0x220d
+ * assert.equal(internetChecksum(Uint8Array.of(0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7)), 0x220d);
  * ```
  */
 export function internetChecksum(bytes: Uint8Array): number {
@@ -151,9 +153,14 @@ function assertAddress(name: string, address: Uint8Array): void {
  *   segment is longer than an IPv4/IPv6 UDP length field allows (65535)
  * @example
  * ```ts
- * const udp = buildUdpDatagram({ srcAddr, dstAddr, srcPort: 1, dstPort: 2, payload });
+ * import assert from 'node:assert/strict';
+ * import { buildUdpDatagram, udpChecksum } from 'tsnetd/esp';
+ * const srcAddr = Uint8Array.of(127, 0, 0, 1);
+ * const dstAddr = Uint8Array.of(127, 0, 0, 2);
+ * const udp = buildUdpDatagram({ srcAddr, dstAddr, srcPort: 1, dstPort: 2, payload: Uint8Array.of(1, 2, 3) });
+ * const written = (udp[6] ?? 0) * 256 + (udp[7] ?? 0);
  * udp[6] = 0; udp[7] = 0;
- * udpChecksum(srcAddr, dstAddr, udp); // equals the value buildUdpDatagram wrote
+ * assert.equal(udpChecksum(srcAddr, dstAddr, udp), written); // the value buildUdpDatagram wrote
  * ```
  */
 export function udpChecksum(
@@ -224,10 +231,13 @@ function assertPort(name: string, port: number): void {
  * @throws {RangeError} on a bad port, address, or a datagram longer than 65535 bytes
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { buildUdpDatagram } from 'tsnetd/esp';
  * const udp = buildUdpDatagram({
  *   srcAddr: Uint8Array.of(127, 0, 0, 1), dstAddr: Uint8Array.of(127, 0, 0, 1),
  *   srcPort: 40000, dstPort: 40001, payload: new TextEncoder().encode('hi'),
  * });
+ * assert.equal(udp.length, 8 + 2); // header ‖ payload, checksum filled in
  * ```
  */
 export function buildUdpDatagram(options: BuildUdpDatagramOptions): Uint8Array {
@@ -257,8 +267,13 @@ export function buildUdpDatagram(options: BuildUdpDatagramOptions): Uint8Array {
  * @returns the fields with `payload` as a view into `bytes`, or `undefined` if malformed
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { buildUdpDatagram, parseUdpDatagram } from 'tsnetd/esp';
+ * const lo = Uint8Array.of(127, 0, 0, 1);
+ * const udp = buildUdpDatagram({ srcAddr: lo, dstAddr: lo, srcPort: 40000, dstPort: 40001, payload: Uint8Array.of(7) });
  * const d = parseUdpDatagram(udp);
- * if (d !== undefined) console.log(d.dstPort, d.payload.length);
+ * assert.ok(d !== undefined && d.dstPort === 40001 && d.payload.length === 1);
+ * assert.equal(parseUdpDatagram(udp.subarray(0, 4)), undefined); // truncated
  * ```
  */
 export function parseUdpDatagram(bytes: Uint8Array): UdpDatagram | undefined {
@@ -345,8 +360,12 @@ function assertLength(name: string, address: Uint8Array, length: number): void {
  * @throws {RangeError} on a bad address length, field value, or total length > 65535
  * @example
  * ```ts
- * const ip = buildIpv4Packet({ src: Uint8Array.of(10, 0, 0, 1), dst: Uint8Array.of(10, 0, 0, 2),
+ * import assert from 'node:assert/strict';
+ * import { buildIpv4Packet } from 'tsnetd/esp';
+ * const esp = new Uint8Array(32); // an ESP packet
+ * const ip = buildIpv4Packet({ src: Uint8Array.of(127, 0, 0, 1), dst: Uint8Array.of(127, 0, 0, 2),
  *   protocol: 50, payload: esp });
+ * assert.equal(ip.length, 20 + 32);
  * ```
  */
 export function buildIpv4Packet(options: BuildIpv4PacketOptions): Uint8Array {
@@ -382,7 +401,12 @@ export function buildIpv4Packet(options: BuildIpv4PacketOptions): Uint8Array {
  * @throws {RangeError} on a bad address length, field value, or payload > 65535 bytes
  * @example
  * ```ts
- * const ip6 = buildIpv6Packet({ src: a16, dst: b16, nextHeader: 17, payload: udp });
+ * import assert from 'node:assert/strict';
+ * import { buildIpv6Packet } from 'tsnetd/esp';
+ * const a16 = new Uint8Array(16); a16[15] = 1; // ::1
+ * const udp = new Uint8Array(8); // a UDP datagram
+ * const ip6 = buildIpv6Packet({ src: a16, dst: a16, nextHeader: 17, payload: udp });
+ * assert.equal(ip6.length, 40 + 8);
  * ```
  */
 export function buildIpv6Packet(options: BuildIpv6PacketOptions): Uint8Array {
@@ -416,8 +440,14 @@ export function buildIpv6Packet(options: BuildIpv6PacketOptions): Uint8Array {
  * @returns the fields with views into `bytes`, or `undefined` if truncated or malformed
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { buildIpv4Packet, buildUdpDatagram, parseIpPacket, parseUdpDatagram } from 'tsnetd/esp';
+ * const lo = Uint8Array.of(127, 0, 0, 1);
+ * const udp = buildUdpDatagram({ srcAddr: lo, dstAddr: lo, srcPort: 1, dstPort: 2, payload: Uint8Array.of(7) });
+ * const ip = buildIpv4Packet({ src: lo, dst: lo, protocol: 17, payload: udp });
  * const p = parseIpPacket(ip);
- * if (p?.protocol === 17) parseUdpDatagram(p.payload);
+ * assert.ok(p?.version === 4 && p.protocol === 17);
+ * assert.equal(parseUdpDatagram(p.payload)?.dstPort, 2);
  * ```
  */
 export function parseIpPacket(bytes: Uint8Array): IpPacket | undefined {

@@ -19,6 +19,9 @@ import { fillRandom } from './transforms/random.ts';
  *
  * @example A counter IV source
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, type IvSource } from 'tsnetd/esp';
  * const source: IvSource = {
  *   next(ivLength, seq) {
  *     const iv = new Uint8Array(ivLength);
@@ -26,6 +29,9 @@ import { fillRandom } from './transforms/random.ts';
  *     return iv;
  *   },
  * };
+ * const aead = { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } as const;
+ * using sa = new EspOutboundSa({ spi: 0x1234, aead, ivSource: source });
+ * assert.deepEqual([...sa.seal(new Uint8Array(8), 17).subarray(8, 16)], [0, 0, 0, 0, 0, 0, 0, 1]);
  * ```
  */
 export interface IvSource {
@@ -45,7 +51,13 @@ export interface IvSource {
  * @returns an {@link IvSource} whose `next()` throws `RangeError` if the length does not match
  * @example
  * ```ts
- * const sa = new EspOutboundSa({ ...options, ivSource: fixedIv(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])) });
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EspOutboundSa, fixedIv } from 'tsnetd/esp';
+ * const options = { spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } } as const;
+ * using sa = new EspOutboundSa({ ...options, ivSource: fixedIv(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])) });
+ * const packet = sa.seal(new Uint8Array(8), 17);
+ * assert.deepEqual([...packet.subarray(8, 16)], [1, 2, 3, 4, 5, 6, 7, 8]); // the IV follows the header
  * ```
  */
 export function fixedIv(bytes: Uint8Array): IvSource {

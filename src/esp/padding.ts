@@ -21,8 +21,10 @@ const TRAILER_LENGTH = ESP_TRAILER_LENGTH;
  * @returns 0..max(blockSize, 4) - 1
  * @example
  * ```ts
- * paddingLength(5, 1); // 1  (5 + 1 + 2 = 8)
- * paddingLength(50, 16); // 12 (50 + 12 + 2 = 64)
+ * import assert from 'node:assert/strict';
+ * import { paddingLength } from './padding.ts';
+ * assert.equal(paddingLength(5, 1), 1); // 5 + 1 + 2 = 8
+ * assert.equal(paddingLength(50, 16), 12); // 50 + 12 + 2 = 64
  * ```
  */
 export function paddingLength(payloadLength: number, blockSize: number): number {
@@ -35,7 +37,11 @@ export function paddingLength(payloadLength: number, blockSize: number): number 
  *
  * @example
  * ```ts
- * writePadding(buf, 20, 3); // buf[20..23] = 01 02 03
+ * import assert from 'node:assert/strict';
+ * import { writePadding } from './padding.ts';
+ * const buf = new Uint8Array(24);
+ * writePadding(buf, 20, 3);
+ * assert.deepEqual([...buf.subarray(20, 23)], [1, 2, 3]);
  * ```
  */
 export function writePadding(target: Uint8Array, offset: number, padLength: number): void {
@@ -48,7 +54,10 @@ export function writePadding(target: Uint8Array, offset: number, padLength: numb
  * @returns `true` when `plaintext[offset, offset + padLength)` is `1, 2, …, padLength`
  * @example
  * ```ts
- * isDefaultPadding(Uint8Array.of(1, 2, 2, 17), 0, 2); // true
+ * import assert from 'node:assert/strict';
+ * import { isDefaultPadding } from './padding.ts';
+ * assert.equal(isDefaultPadding(Uint8Array.of(1, 2, 2, 17), 0, 2), true); // pad 01 02, length 2, next header 17
+ * assert.equal(isDefaultPadding(Uint8Array.of(0, 0, 2, 17), 0, 2), false);
  * ```
  */
 export function isDefaultPadding(

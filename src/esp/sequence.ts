@@ -17,7 +17,9 @@ import { MAX_SEQ_32, MAX_SEQ_64 } from './constants.ts';
  * @returns `[high, low]`
  * @example
  * ```ts
- * splitSequenceNumber(0x8765432100000001n); // [0x87654321, 1]
+ * import assert from 'node:assert/strict';
+ * import { splitSequenceNumber } from './sequence.ts';
+ * assert.deepEqual(splitSequenceNumber(0x8765432100000001n), [0x87654321, 1]);
  * ```
  */
 export function splitSequenceNumber(seq: bigint): [number, number] {
@@ -29,7 +31,9 @@ export function splitSequenceNumber(seq: bigint): [number, number] {
  *
  * @example
  * ```ts
- * joinSequenceNumber(1, 2); // 0x100000002n
+ * import assert from 'node:assert/strict';
+ * import { joinSequenceNumber } from './sequence.ts';
+ * assert.equal(joinSequenceNumber(1, 2), 0x100000002n);
  * ```
  */
 export function joinSequenceNumber(high: number, low: number): bigint {
@@ -41,8 +45,11 @@ export function joinSequenceNumber(high: number, low: number): bigint {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { OutboundSequence } from './sequence.ts';
  * const seq = new OutboundSequence({ next: 1n, esn: false });
- * seq.advance(); // true, seq.low === 1
+ * assert.equal(seq.advance(), true);
+ * assert.equal(seq.low, 1);
  * ```
  */
 export class OutboundSequence {

@@ -157,8 +157,10 @@ function hmac(name: AuthName, keyBits: number, minBits: number, maxBits: number)
  *
  * @example Validate an algorithm before building an SA
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { ALGORITHMS } from 'tsnetd/esp';
  * const info = ALGORITHMS.get('hmac(sha256)');
- * info?.keyLengthsBits.includes(256); // true
+ * assert.equal(info?.keyLengthsBits.includes(256), true);
  * ```
  */
 export const ALGORITHMS: ReadonlyMap<string, AlgorithmInfo> = new Map(
@@ -173,7 +175,9 @@ export const ALGORITHMS: ReadonlyMap<string, AlgorithmInfo> = new Map(
  * @returns `true` when accepted; always `false` for encryption algorithms
  * @example
  * ```ts
- * isValidTruncationBits(ALGORITHMS.get('rfc4106(gcm(aes))')!, 96); // true
+ * import assert from 'node:assert/strict';
+ * import { ALGORITHMS, isValidTruncationBits } from 'tsnetd/esp';
+ * assert.equal(isValidTruncationBits(ALGORITHMS.get('rfc4106(gcm(aes))')!, 96), true);
  * ```
  */
 export function isValidTruncationBits(info: AlgorithmInfo, bits: number): boolean {

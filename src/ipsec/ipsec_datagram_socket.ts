@@ -69,12 +69,15 @@ export function trackTransformChange(
  *
  * @example
  * ```ts
+ * import { once } from 'node:events';
  * import { IpSecManager } from 'tsnetd/ipsec';
  * await using ipsec = await IpSecManager.create();
  * await using socket = ipsec.createDatagramSocket('udp4');
- * socket.on('message', (msg, rinfo) => console.log(String(msg), rinfo.port));
  * const { port } = await socket.bind(0, '127.0.0.1');
+ * const received = once(socket, 'message');
  * await socket.send(new TextEncoder().encode('hello'), port, '127.0.0.1');
+ * const [msg, rinfo] = await received;
+ * console.log(String(msg), rinfo.port === port); // hello true
  * ```
  */
 export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable {

@@ -81,6 +81,7 @@ export { DEFAULT_RECEIVE_QUEUE_LENGTH };
  * @example
  * ```ts
  * import { randomBytes } from 'node:crypto';
+ * import { once } from 'node:events';
  * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
  * await using ipsec = await IpSecManager.create();
  * await using encap = await ipsec.openUdpEncapsulationSocket();
@@ -93,8 +94,10 @@ export { DEFAULT_RECEIVE_QUEUE_LENGTH };
  * const { port } = await socket.bind(0, '127.0.0.1');
  * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
  * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_IN, transform);
- * socket.on('message', (msg) => console.log(String(msg))); // "secret", carried as ESP
+ * const received = once(socket, 'message');
  * await socket.send('secret', port, '127.0.0.1');
+ * const [msg] = await received;
+ * console.log(String(msg)); // secret (it travelled as ESP-in-UDP)
  * ```
  */
 export class IpSecManager implements AsyncDisposable {
@@ -398,8 +401,21 @@ export class IpSecManager implements AsyncDisposable {
    * @throws {SecurityError} the transform was built by another manager of the same owner
    * @example
    * ```ts
-   * // given ipsec, socket and transform as in the class example
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .buildTransportModeTransform('127.0.0.1', spi);
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * await socket.bind(0, '127.0.0.1');
    * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
+   * await socket.send('secret', 9, '127.0.0.1'); // leaves as ESP-in-UDP to the encapsulation port
+   * assert.equal((await transform.requestIpSecTransformState()).txHighestSequenceNumber, 1n);
    * ```
    */
   async applyTransportModeTransform(
@@ -443,8 +459,20 @@ export class IpSecManager implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * // given ipsec and socket as in the class example
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .buildTransportModeTransform('127.0.0.1', spi);
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * await socket.bind(0, '127.0.0.1');
+   * await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
    * await ipsec.removeTransportModeTransforms(socket);
+   * await socket.send('clear text again', 9, '127.0.0.1');
    * ```
    */
   async removeTransportModeTransforms(

@@ -67,9 +67,20 @@ export class IpSecTransform implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * // given a transform built as in the class example
-   * const d = transform.describe();
-   * console.log(d.spi.toString(16), d.aead?.name, d.encapsulation?.remotePort);
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .buildTransportModeTransform('127.0.0.1', spi);
+   * const d = transform.describe(); // no key material
+   * assert.equal(d.spi, spi.getSpi());
+   * assert.equal(d.aead?.name, 'rfc4106(gcm(aes))');
+   * assert.equal(d.encapsulation?.remotePort, encap.getPort());
    * ```
    */
   describe(): TransformDescription {
@@ -83,9 +94,19 @@ export class IpSecTransform implements AsyncDisposable {
    * @throws {IllegalStateError} "This transform is already closed"
    * @example
    * ```ts
-   * // given a transform built as in the class example
+   * import assert from 'node:assert/strict';
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .buildTransportModeTransform('127.0.0.1', spi);
    * const state = await transform.requestIpSecTransformState();
-   * console.log(state.txHighestSequenceNumber, state.packetCount);
+   * assert.equal(state.txHighestSequenceNumber, 0n); // nothing sent yet
+   * assert.equal(state.packetCount, 0n);
    * ```
    */
   async requestIpSecTransformState(): Promise<IpSecTransformState> {
@@ -104,7 +125,15 @@ export class IpSecTransform implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * // given a transform built as in the class example
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .buildTransportModeTransform('127.0.0.1', spi);
    * await transform.close();
    * await transform.close(); // no-op
    * ```

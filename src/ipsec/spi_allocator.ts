@@ -56,8 +56,10 @@ export function defaultRandomUint32(): number {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { seededRandomUint32 } from 'tsnetd/ipsec';
  * const random = seededRandomUint32(42);
- * console.log(random() === seededRandomUint32(42)()); // true
+ * assert.equal(random(), seededRandomUint32(42)()); // same seed, same sequence
  * ```
  */
 export function seededRandomUint32(seed: number): () => number {

@@ -31,11 +31,14 @@ export interface IkeMessage {
  *
  * @example
  * ```ts
+ * import { once } from 'node:events';
  * import { IpSecManager } from 'tsnetd/ipsec';
  * await using ipsec = await IpSecManager.create();
  * await using encap = await ipsec.openUdpEncapsulationSocket();
- * encap.on('message', (msg, rinfo) => console.log('IKE from', rinfo.address, msg.length));
+ * const received = once(encap, 'message');
  * await encap.send(Buffer.concat([Buffer.alloc(4), Buffer.alloc(28, 1)]), encap.getPort(), '127.0.0.1');
+ * const [msg, rinfo] = await received;
+ * console.log('IKE from', rinfo.address, msg.length); // IKE from 127.0.0.1 32
  * ```
  */
 export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposable {
@@ -122,11 +125,16 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
    * await using encap = await ipsec.openUdpEncapsulationSocket();
-   * await encap.send(Uint8Array.of(1, 2, 3), encap.getPort(), '127.0.0.1');
-   * for await (const { message } of encap) { console.log(message); break; }
+   * const ike = Uint8Array.of(0, 0, 0, 0, 1, 2, 3); // non-ESP marker (RFC 3948 §2.2) ‖ IKE message
+   * await encap.send(ike, encap.getPort(), '127.0.0.1');
+   * for await (const { message } of encap) {
+   *   assert.deepEqual([...message], [...ike]);
+   *   break;
+   * }
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {

@@ -40,7 +40,13 @@ const DATA_OFFSET = HEADER_LENGTH + IV_LENGTH;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { AeadCipher } from './aead_cipher.ts';
+ * const [key, salt] = [randomBytes(16), randomBytes(4)];
  * const c = new AeadCipher({ algorithm: 'aes-128-gcm', key, salt, icvLength: 16, spi: 0x100, esn: false });
+ * assert.deepEqual([c.ivLength, c.icvLength], [8, 16]);
+ * c.dispose();
  * ```
  */
 export class AeadCipher implements EspCipher {

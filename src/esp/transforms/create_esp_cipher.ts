@@ -39,7 +39,14 @@ const HMAC_HASHES: Readonly<Record<string, HmacHash>> = {
  * @param options validated by `resolveSaOptions`
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { resolveSaOptions } from '../esp_sa_options.ts';
+ * import { createEspCipher } from './create_esp_cipher.ts';
+ * const options = { spi: 0x1234, aead: { name: 'rfc4106(gcm(aes))', key: randomBytes(20), icvLengthBits: 128 } } as const;
  * const cipher = createEspCipher(resolveSaOptions(options));
+ * assert.deepEqual([cipher.ivLength, cipher.icvLength], [8, 16]);
+ * cipher.dispose();
  * ```
  */
 export function createEspCipher(options: ResolvedSaOptions): EspCipher {

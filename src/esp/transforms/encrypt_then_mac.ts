@@ -19,7 +19,15 @@ const HEADER_LENGTH = 8;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { EncryptThenMac } from './encrypt_then_mac.ts';
+ * import { CbcEncryption } from './esp_encryption.ts';
+ * import { HmacIntegrity } from './esp_integrity.ts';
+ * const [key16, key32] = [randomBytes(16), randomBytes(32)];
  * const c = new EncryptThenMac(new CbcEncryption(key16), new HmacIntegrity('sha256', key32, 16, false));
+ * assert.deepEqual([c.ivLength, c.blockSize, c.icvLength], [16, 16, 16]);
+ * c.dispose();
  * ```
  */
 export class EncryptThenMac implements EspCipher {

@@ -50,7 +50,16 @@ type CtrAlgorithm = 'aes-128-ctr' | 'aes-192-ctr' | 'aes-256-ctr';
  *
  * @example
  * ```ts
- * const enc = new CbcEncryption(new Uint8Array(16));
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { CbcEncryption } from './esp_encryption.ts';
+ * const enc = new CbcEncryption(randomBytes(16));
+ * const packet = new Uint8Array(8 + 16 + 16); // header ‖ IV ‖ one block
+ * packet.set(randomBytes(16), 8);
+ * enc.encryptInPlace(packet, 24, 40);
+ * assert.ok(packet.subarray(24, 40).some((b) => b !== 0)); // encrypted
+ * assert.ok(enc.decrypt(packet, 24, 40).every((b) => b === 0)); // the zero block again
+ * enc.dispose();
  * ```
  */
 export class CbcEncryption implements EspEncryption {
@@ -140,7 +149,16 @@ function checkBlocks(length: number): void {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { CtrEncryption } from './esp_encryption.ts';
+ * const keyMaterial20Bytes = randomBytes(20); // AES key ‖ nonce
  * const enc = new CtrEncryption(keyMaterial20Bytes.subarray(0, 16), keyMaterial20Bytes.subarray(16));
+ * const packet = new Uint8Array(8 + 8 + 5); // header ‖ IV ‖ data (no block alignment)
+ * packet.set(randomBytes(8), 8);
+ * enc.encryptInPlace(packet, 16, 21);
+ * assert.ok(enc.decrypt(packet, 16, 21).every((b) => b === 0)); // the zero bytes again
+ * enc.dispose();
  * ```
  */
 export class CtrEncryption implements EspEncryption {
@@ -189,7 +207,11 @@ export class CtrEncryption implements EspEncryption {
  *
  * @example
  * ```ts
- * const enc = new NullEncryption();
+ * import assert from 'node:assert/strict';
+ * import { NullEncryption } from './esp_encryption.ts';
+ * const enc = new NullEncryption(); // RFC 2410: no IV, the data stays clear
+ * assert.equal(enc.ivLength, 0);
+ * assert.deepEqual(enc.decrypt(Uint8Array.of(1, 2, 3), 1, 3), Uint8Array.of(2, 3));
  * ```
  */
 export class NullEncryption implements EspEncryption {

@@ -30,7 +30,15 @@ export type HmacHash = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { HmacIntegrity } from './esp_integrity.ts';
+ * const key32 = randomBytes(32);
  * const mac = new HmacIntegrity('sha256', key32, 16, false);
+ * const packet = new Uint8Array(24 + mac.icvLength); // 24 bytes of header ‖ IV ‖ ciphertext, then the ICV
+ * mac.sign(packet, 24, 0);
+ * assert.equal(mac.verify(packet, 24, 0), true);
+ * mac.dispose();
  * ```
  */
 export class HmacIntegrity implements EspIntegrity {
@@ -87,7 +95,16 @@ export class HmacIntegrity implements EspIntegrity {
  *
  * @example
  * ```ts
- * const mac = new BlockMacIntegrity(createAesCmac(key16), 12, false);
+ * import assert from 'node:assert/strict';
+ * import { randomBytes } from 'node:crypto';
+ * import { createAesCmac } from './aes_cmac.ts';
+ * import { BlockMacIntegrity } from './esp_integrity.ts';
+ * const key16 = randomBytes(16);
+ * const mac = new BlockMacIntegrity(createAesCmac(key16), 12, false); // AES-CMAC-96
+ * const packet = new Uint8Array(24 + 12);
+ * mac.sign(packet, 24, 0);
+ * assert.equal(mac.verify(packet, 24, 0), true);
+ * mac.dispose();
  * ```
  */
 export class BlockMacIntegrity implements EspIntegrity {

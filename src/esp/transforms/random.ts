@@ -20,8 +20,11 @@ let poolOffset = POOL_LENGTH;
  * @param length bytes to write
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { fillRandom } from './random.ts';
  * const iv = new Uint8Array(16);
  * fillRandom(iv, 0, 16);
+ * assert.ok(iv.some((b) => b !== 0)); // all zero with probability 2^-128
  * ```
  */
 export function fillRandom(target: Uint8Array, offset: number, length: number): void {
