@@ -216,6 +216,9 @@ export class EspInboundSa {
     if (this.#disposed) throw new SaDisposedError(this.spi, 'open');
     if (!(packet instanceof Uint8Array))
       throw new TypeError('Cannot open: packet must be a Uint8Array');
+    // Memory another thread can write: take a private snapshot first, or the bytes decrypted
+    // could differ from the bytes authenticated (ICV verified, then decrypted; review finding).
+    if (packet.buffer instanceof SharedArrayBuffer) return this.open(new Uint8Array(packet));
     const length = packet.length;
     if (length < HEADER_LENGTH) return TRUNCATED;
     // (2) SPI

@@ -62,6 +62,12 @@ const SLAB_LENGTH = 65536;
 let slab = new ArrayBuffer(SLAB_LENGTH);
 let slabOffset = 0;
 
+/** The real element count of a typed array (%TypedArray%.prototype.length, not an own property). */
+const typedArrayLength = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype) as object,
+  'length',
+)?.get as (this: Uint8Array) => number;
+
 function allocatePacket(length: number): Uint8Array {
   if (length > SLAB_LENGTH >>> 2) return new Uint8Array(length);
   if (slabOffset + length > SLAB_LENGTH) {
@@ -166,17 +172,25 @@ export class EspOutboundSa {
         `Cannot seal: nextHeader must be an integer in 0..255, got ${String(nextHeader)}`,
       );
     }
+    // One pass over the caller's array: a snapshot of the parts and their real lengths (the
+    // %TypedArray% getter, not a possibly redefined own `length`), so the copy below cannot
+    // disagree with the allocation (review: hostile iterators, lying `length` properties).
+    let parts: readonly Uint8Array[];
     let payloadLength: number;
     if (payload instanceof Uint8Array) {
-      payloadLength = payload.length;
+      parts = [payload];
+      payloadLength = typedArrayLength.call(payload);
     } else if (Array.isArray(payload)) {
+      const snapshot: Uint8Array[] = [];
       payloadLength = 0;
       for (const part of payload) {
         if (!(part instanceof Uint8Array)) {
           throw new TypeError('Cannot seal: payload parts must be Uint8Arrays');
         }
-        payloadLength += part.length;
+        snapshot.push(part);
+        payloadLength += typedArrayLength.call(part);
       }
+      parts = snapshot;
     } else {
       throw new TypeError('Cannot seal: payload must be a Uint8Array or an array of Uint8Arrays');
     }
@@ -186,17 +200,19 @@ export class EspOutboundSa {
       );
     }
     const out = this.#begin(payloadLength, nextHeader);
-    const dataOffset = HEADER_LENGTH + this.#ivLength;
-    if (payload instanceof Uint8Array) {
-      out.set(payload, dataOffset);
-    } else {
-      let offset = dataOffset;
-      for (const part of payload as readonly Uint8Array[]) {
+    try {
+      let offset = HEADER_LENGTH + this.#ivLength;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
         out.set(part, offset);
-        offset += part.length;
+        offset += typedArrayLength.call(part);
       }
+      this.#cipher.seal(out, out.length - this.#icvLength, this.#sequence.high);
+    } catch (error) {
+      // Never leave plaintext in the shared slab that later packets' `.buffer` exposes.
+      out.fill(0);
+      throw error;
     }
-    this.#cipher.seal(out, out.length - this.#icvLength, this.#sequence.high);
     return out;
   }
 
@@ -226,8 +242,13 @@ export class EspOutboundSa {
       );
     }
     const out = this.#begin(payloadLength, NEXT_HEADER_NONE);
-    fillRandom(out, HEADER_LENGTH + this.#ivLength, payloadLength);
-    this.#cipher.seal(out, out.length - this.#icvLength, this.#sequence.high);
+    try {
+      fillRandom(out, HEADER_LENGTH + this.#ivLength, payloadLength);
+      this.#cipher.seal(out, out.length - this.#icvLength, this.#sequence.high);
+    } catch (error) {
+      out.fill(0);
+      throw error;
+    }
     return out;
   }
 
@@ -284,7 +305,12 @@ export class EspOutboundSa {
     out[5] = low >>> 16;
     out[6] = low >>> 8;
     out[7] = low;
-    if (ivLength !== 0) this.#iv.write(out, HEADER_LENGTH, ivLength, sequence.high, low);
+    if (ivLength !== 0) {
+      this.#iv.write(out, HEADER_LENGTH, ivLength, sequence.high, low);
+      // A caller's IvSource runs here and may have disposed this SA (keys now zero): fail
+      // closed instead of sealing under the zeroed key. The sequence number stays consumed.
+      if (this.#disposed) throw new SaDisposedError(this.spi, 'seal');
+    }
     writePadding(out, dataOffset + payloadLength, padLength);
     out[trailerOffset] = padLength;
     out[trailerOffset + 1] = nextHeader;

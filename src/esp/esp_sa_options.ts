@@ -106,6 +106,13 @@ export function resolveSaOptions(options: EspSaOptions): ResolvedSaOptions {
     throw new TypeError(`${PREFIX}: ivSource must have a next() method`);
   }
 
+  for (const field of ['aead', 'cipher', 'auth'] as const) {
+    const value: unknown = options[field];
+    if (value !== undefined && (typeof value !== 'object' || value === null)) {
+      throw new TypeError(`${PREFIX}: ${field} must be an object`);
+    }
+  }
+
   if (options.aead !== undefined) {
     if (options.cipher !== undefined || options.auth !== undefined) {
       throw new TypeError(`${PREFIX}: aead excludes cipher and auth`);
