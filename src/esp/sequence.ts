@@ -61,12 +61,18 @@ export class OutboundSequence {
 
   /**
    * @param options.next the number of the first packet, 1 ≤ next ≤ 2^32-1 (2^64-1 with ESN)
+   * @throws {TypeError} when `next` is not a bigint
    * @throws {RangeError} when `next` is out of range
    */
   constructor(options: { readonly next: bigint; readonly esn: boolean }) {
     const { next, esn } = options;
     const max = esn ? MAX_SEQ_64 : BigInt(MAX_SEQ_32);
-    if (typeof next !== 'bigint' || next < 1n || next > max) {
+    if (typeof next !== 'bigint') {
+      throw new TypeError(
+        `Cannot create ESP SA: nextSequenceNumber must be a bigint, got ${typeof next}`,
+      );
+    }
+    if (next < 1n || next > max) {
       throw new RangeError(
         `Cannot create ESP SA: nextSequenceNumber must be a bigint in 1..${max}, got ${String(next)}`,
       );

@@ -205,11 +205,11 @@ describe('review: SharedArrayBuffer-backed packets in open()', () => {
 
 describe('review: option validation', () => {
   test('nextSequenceNumber of the wrong type is refused before any packet is sealed', () => {
-    // RangeError (not TypeError) is what round_trip.test.ts pins down; see the review report.
+    // A wrong type is a TypeError (style-anchors §6.5), a bigint out of range a RangeError.
     for (const bad of [1, '1', 1.5, {}]) {
       assert.throws(
         () => new EspOutboundSa({ ...GCM, nextSequenceNumber: bad as unknown as bigint }),
-        (e: unknown) => e instanceof RangeError && /nextSequenceNumber/.test(e.message),
+        (e: unknown) => e instanceof TypeError && /nextSequenceNumber/.test(e.message),
         String(bad),
       );
     }

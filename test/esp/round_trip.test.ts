@@ -274,7 +274,7 @@ describe('sequence number exhaustion (RFC 4303 §3.3.3)', () => {
     );
     assert.throws(
       () => new EspOutboundSa({ ...o, nextSequenceNumber: 5 as unknown as bigint }),
-      RangeError,
+      TypeError,
     );
   });
 });
