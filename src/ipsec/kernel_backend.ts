@@ -9,11 +9,22 @@
  * Linux facts this file is built around (docs/xfrm.md): an OUT socket policy without its
  * SA makes Node's `dgram.send()` retry `EAGAIN` forever, so a socket whose applied outbound SA was
  * deleted refuses sends itself (`TransformClosedError`), and SAs exist before policies name them.
+ * Parity with the userspace backend (docs/kernel-backend.md): a datagram too large for one ESP
+ * (-in-UDP) packet throws `MessageTooLongError` before the kernel sees it, and a socket with an
+ * inbound apply pending and no inbound policy yet drops what it reads (clear text).
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { Server as NetServer, type Socket as NetSocket } from 'node:net';
-import { type AeadName, ALGORITHMS, type AuthName, type CipherName } from '../esp/mod.ts';
+import {
+  type AeadName,
+  ALGORITHMS,
+  type AuthName,
+  type CipherName,
+  ESP_ALIGNMENT,
+  ESP_HEADER_LENGTH,
+  ESP_TRAILER_LENGTH,
+} from '../esp/mod.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -56,6 +67,7 @@ import {
   IllegalArgumentError,
   IllegalStateError,
   IpSecError,
+  MessageTooLongError,
   ResourceUnavailableError,
   TransformClosedError,
   UnsupportedOperationError,
@@ -72,6 +84,33 @@ const NULL_CIPHER = 'ecb(cipher_null)';
 const hex = (spi: number): string => `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
 const sameAddress = (a: string, b: string): boolean =>
   a === b || (normalizeAddress(a) ?? a) === (normalizeAddress(b) ?? b);
+
+/** Largest UDP payload of one datagram (`dgram`'s and the kernel's EMSGSIZE limit). */
+const MAX_UDP_PAYLOAD = { IPv4: 65507, IPv6: 65527 } as const;
+const UDP_HEADER_LENGTH = 8;
+
+/**
+ * The largest inner UDP payload whose ESP packet still fits one IP packet (RFC 4303 §2:
+ * `SPI ‖ Seq ‖ IV ‖ inner ‖ padding ‖ Pad Length ‖ Next Header ‖ ICV`, `inner ‖ padding ‖ trailer`
+ * a multiple of max(block size, 4)): ESP-in-UDP must fit one UDP datagram (65507 / 65527 bytes),
+ * plain ESP has the 8 bytes of the outer UDP header more. The same geometry as the userspace SA,
+ * so both backends refuse the same sizes; the guest test shows the kernel delivers exactly these.
+ */
+function maxPayloadLength(config: BackendSaConfig): number {
+  const named = config.aead ?? config.encryption;
+  const info = named === undefined ? undefined : ALGORITHMS.get(named.name);
+  const ivLength = info?.ivLength ?? 0;
+  const blockSize = info?.blockSize ?? 1;
+  const icvLength =
+    config.aead !== undefined
+      ? config.aead.icvLengthBits >>> 3
+      : (config.authentication?.truncationLengthBits ?? 0) >>> 3;
+  const outer =
+    MAX_UDP_PAYLOAD[config.family] + (config.encapsulation === undefined ? UDP_HEADER_LENGTH : 0);
+  const alignment = Math.max(blockSize, ESP_ALIGNMENT);
+  const room = outer - ESP_HEADER_LENGTH - ivLength - icvLength;
+  return Math.floor(room / alignment) * alignment - ESP_TRAILER_LENGTH - UDP_HEADER_LENGTH;
+}
 
 /** Why the kernel backend cannot be used here (see {@link probeKernelIpsecSupport}). */
 export type KernelBackendUnavailableReason = 'no-esp' | 'no-permission' | 'no-xfrm';
@@ -118,8 +157,11 @@ class KernelSa implements BackendSa {
   readonly reqid: number;
   readonly encapSocket: KernelEncapSocket | undefined;
   readonly remotePort: number;
+  /** Largest payload one protected datagram can carry ({@link maxPayloadLength}). */
+  readonly maxPayloadLength: number;
   deleted = false;
   constructor(config: BackendSaConfig, encapSocket: KernelEncapSocket | undefined) {
+    this.maxPayloadLength = maxPayloadLength(config);
     this.spi = config.spi;
     this.sourceAddress = config.sourceAddress;
     this.destinationAddress = config.destinationAddress;
@@ -237,12 +279,30 @@ class KernelDatagramSocket extends EventEmitter implements BackendDatagramSocket
     this.#onBound = onBound;
     this.#onClosed = onClosed;
     this.udp = type === 'udp6' ? createSocket({ type, ipv6Only: true }) : createSocket({ type });
-    this.udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) =>
-      this.emit('message', msg, { ...rinfo, family: this.family }),
-    );
+    this.udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => {
+      // Before the first inbound policy is installed everything read is clear text: dropped once
+      // the application has called apply(IN). With a policy installed the kernel already refuses
+      // clear text, and what is read is decrypted ESP of the installed SA (rekey): delivered.
+      if (this.#inboundPending && this.#inboundInstalled === undefined) return;
+      this.emit('message', msg, { ...rinfo, family: this.family });
+    });
     this.udp.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
+  }
+
+  #inboundPending = false;
+  /** The inbound SA whose policy is on the descriptor now (`undefined`: none). */
+  #inboundInstalled: KernelSa | undefined;
+
+  /** Called by `IpSecDatagramSocket` from the moment apply(IN) is called until it settles. */
+  setInboundPending(pending: boolean): void {
+    this.#inboundPending = pending;
+  }
+
+  /** Records which inbound SA the descriptor's policy names (`undefined` after removal). */
+  markInboundInstalled(sa: KernelSa | undefined): void {
+    this.#inboundInstalled = sa;
   }
 
   get bound(): boolean {
@@ -303,6 +363,18 @@ class KernelDatagramSocket extends EventEmitter implements BackendDatagramSocket
           `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
         );
       }
+      if (message.length > sa.maxPayloadLength) {
+        throw new MessageTooLongError(
+          `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ${sa.encapSocket === undefined ? 'ESP' : 'ESP-in-UDP'} datagram with the outbound transform`,
+          sa.maxPayloadLength,
+        );
+      }
+    } else if (message.length > MAX_UDP_PAYLOAD[this.family]) {
+      const maxLength = MAX_UDP_PAYLOAD[this.family];
+      throw new MessageTooLongError(
+        `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
+        maxLength,
+      );
     }
     if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
     const sent = new Promise<void>((resolve, reject) => {
@@ -712,6 +784,7 @@ export class KernelBackend implements Backend {
     s.inboundSa = undefined;
     s.heldInboundSas.clear();
     if (s.bound) this.#sockopt(() => removeSocketPolicies(s.udp));
+    s.markInboundInstalled(undefined);
   }
 
   /**
@@ -820,6 +893,7 @@ export class KernelBackend implements Backend {
     const spi = held.length === 0 ? sa.spi : 0;
     const reqid = held.every((h) => h.reqid === sa.reqid) ? sa.reqid : 0;
     this.#sockopt(() => applySocketPolicy(s.udp, this.#policy('in', sa, spi, reqid)));
+    s.markInboundInstalled(sa);
   }
 
   #policy(direction: 'in' | 'out', sa: KernelSa, spi: number, reqid: number): Uint8Array {
