@@ -425,16 +425,29 @@ export class IpSecManager implements AsyncDisposable {
   ): Promise<void> {
     this.#context.assertOpen('apply transform');
     if (socket instanceof NetSocket || socket instanceof NetServer) {
-      // TCP (kernel backend only): the kernel protects the socket itself, nothing to track here.
+      // TCP (kernel backend only): the kernel protects the socket itself. Writes issued while an
+      // outbound apply is pending are held (cork) so none leaves before the policy is installed.
       if (!(transform instanceof IpSecTransform)) {
         throw new TypeError('Cannot apply transform: expected an IpSecTransform');
       }
-      await this.#context.service.applyTransportModeTransform(
-        this.#context.caller,
-        socket,
-        direction,
-        transform.getResourceId(),
-      );
+      const corked = socket instanceof NetSocket && direction === IpSecManager.DIRECTION_OUT;
+      if (corked) socket.cork();
+      try {
+        await this.#context.service.applyTransportModeTransform(
+          this.#context.caller,
+          socket,
+          direction,
+          transform.getResourceId(),
+        );
+      } catch (err: unknown) {
+        // The policy is not in place: what the application wrote meanwhile must not leave.
+        if (corked && socket.writableLength > 0) {
+          socket.destroy(err instanceof Error ? err : undefined);
+        }
+        throw err;
+      } finally {
+        if (corked && !socket.destroyed) socket.uncork();
+      }
       return;
     }
     const backendSocket = this.#backendSocket(socket, 'apply transform');
