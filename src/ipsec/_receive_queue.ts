@@ -5,6 +5,8 @@
  * counted (`drop.queue-full` in `IpSecManager.getStatistics()`), so a flooding peer cannot grow
  * the process's memory without limit.
  */
+import type { EventEmitter } from 'node:events';
+import type { RemoteInfo } from './backend.ts';
 
 /** Default capacity of a `for await` receive queue, in datagrams. */
 export const DEFAULT_RECEIVE_QUEUE_LENGTH = 1024;
@@ -52,5 +54,58 @@ export class ReceiveQueue<T> {
   /** Removes and returns the oldest item. */
   shift(): T | undefined {
     return this.#items.shift();
+  }
+}
+
+/** One received datagram, as the `for await` adapters yield it. */
+export interface QueuedMessage {
+  readonly message: Buffer;
+  readonly rinfo: RemoteInfo;
+}
+
+/**
+ * The `for await` loop of a socket-like emitter: queues its `'message'` events (bounded, see
+ * {@link ReceiveQueue}) and yields them in order. When the queue is empty it asks
+ * `ended(closed)` (`closed`: `'close'` was emitted) whether to stop; `ended` may throw to end the
+ * loop with an error. `watch(wake)` lets the caller wake the loop on other events; it returns
+ * the function that stops watching. Listeners are removed when the loop ends or breaks.
+ */
+export async function* receiveQueued(
+  source: EventEmitter,
+  options: ReceiveQueueOptions,
+  ended: (closed: boolean) => boolean,
+  watch?: (wake: () => void) => () => void,
+): AsyncGenerator<QueuedMessage, void, undefined> {
+  const queue = new ReceiveQueue<QueuedMessage>(options);
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const onMessage = (message: Buffer, rinfo: RemoteInfo): void => {
+    queue.push({ message, rinfo });
+    wake?.();
+  };
+  const onClose = (): void => {
+    closed = true;
+    wake?.();
+  };
+  source.on('message', onMessage);
+  source.on('close', onClose);
+  const unwatch = watch?.(() => wake?.());
+  try {
+    while (true) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (ended(closed)) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    source.off('message', onMessage);
+    source.off('close', onClose);
+    unwatch?.();
   }
 }

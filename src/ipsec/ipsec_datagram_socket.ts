@@ -16,8 +16,8 @@
 import { EventEmitter } from 'node:events';
 import {
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
-  ReceiveQueue,
   type ReceiveQueueOptions,
+  receiveQueued,
 } from './_receive_queue.ts';
 import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { BackendDatagramSocket, RemoteInfo, SocketAddressInfo } from './backend.ts';
@@ -253,46 +253,25 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
-    const queue = new ReceiveQueue<DatagramMessage>(this.#queueOptions);
-    let wake: (() => void) | undefined;
-    let closed = false;
     let refused = false;
-    const onMessage = (message: Buffer, rinfo: RemoteInfo): void => {
-      queue.push({ message, rinfo });
-      wake?.();
-    };
-    const onClose = (): void => {
-      closed = true;
-      wake?.();
-    };
-    const onRefused = (): void => {
-      refused = true;
-      wake?.();
-    };
-    this.on('message', onMessage);
-    this.on('close', onClose);
-    this.#socket.on('refused', onRefused);
-    try {
-      while (true) {
-        const next = queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
+    yield* receiveQueued(
+      this,
+      this.#queueOptions,
+      (closed) => {
         if (refused || this.#socket.inboundBlocked) {
           throw new TransformClosedError('Cannot receive: the applied inbound transform is closed');
         }
-        if (closed) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    } finally {
-      this.off('message', onMessage);
-      this.off('close', onClose);
-      this.#socket.off('refused', onRefused);
-    }
+        return closed;
+      },
+      (wake) => {
+        const onRefused = (): void => {
+          refused = true;
+          wake();
+        };
+        this.#socket.on('refused', onRefused);
+        return () => this.#socket.off('refused', onRefused);
+      },
+    );
   }
 
   /** Closes the socket (idempotent). Applied transforms are not closed. */

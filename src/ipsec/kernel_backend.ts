@@ -48,6 +48,7 @@ import {
   XFRM_SHARE_UNIQUE,
   XFRM_STATE_ESN,
 } from '../xfrm/mod.ts';
+import { assertSupportedAlgorithms } from './_supported_algorithms.ts';
 import type {
   AddressFamily,
   Backend,
@@ -458,10 +459,6 @@ function createDescriptor(socket: NetSocket, family: number): void {
   }
 }
 
-function isKind<T extends string>(name: string, kind: string): name is T {
-  return ALGORITHMS.get(name)?.kind === kind;
-}
-
 /** Options of {@link KernelBackend}. */
 export interface KernelBackendOptions {
   /** Deadline of each netlink request in ms. Default: the xfrm layer's (2000). */
@@ -579,16 +576,8 @@ export class KernelBackend implements Backend {
       );
     }
     const encapSocket = encap?.socket instanceof KernelEncapSocket ? encap.socket : undefined;
+    assertSupportedAlgorithms(config);
     const { encryption, authentication, aead } = config;
-    if (encryption !== undefined && !isKind<CipherName>(encryption.name, 'encryption')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${encryption.name}`);
-    }
-    if (authentication !== undefined && !isKind<AuthName>(authentication.name, 'authentication')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${authentication.name}`);
-    }
-    if (aead !== undefined && !isKind<AeadName>(aead.name, 'aead')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${aead.name}`);
-    }
     const words = Math.ceil(config.replayWindowSize / 32);
     const spi = config.spi >>> 0;
     // The request carries the keys: zero it as soon as the kernel has answered, whatever it said.

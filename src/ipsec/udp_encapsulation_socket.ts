@@ -11,8 +11,8 @@ import { EventEmitter } from 'node:events';
 import type { ManagerContext } from './_manager_context.ts';
 import {
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
-  ReceiveQueue,
   type ReceiveQueueOptions,
+  receiveQueued,
 } from './_receive_queue.ts';
 import { checkPort, checkSocketAddress } from './_socket_args.ts';
 import type { AddressFamily, BackendEncapSocket, RemoteInfo } from './backend.ts';
@@ -138,36 +138,11 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
-    const queue = new ReceiveQueue<IkeMessage>(this.#queueOptions);
-    let wake: (() => void) | undefined;
-    let closed = false;
-    const onMessage = (message: Buffer, rinfo: RemoteInfo): void => {
-      queue.push({ message, rinfo });
-      wake?.();
-    };
-    const onClose = (): void => {
-      closed = true;
-      wake?.();
-    };
-    this.on('message', onMessage);
-    this.on('close', onClose);
-    try {
-      while (true) {
-        const next = queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (closed || this.#resourceId === INVALID_RESOURCE_ID) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    } finally {
-      this.off('message', onMessage);
-      this.off('close', onClose);
-    }
+    yield* receiveQueued(
+      this,
+      this.#queueOptions,
+      (closed) => closed || this.#resourceId === INVALID_RESOURCE_ID,
+    );
   }
 
   /**

@@ -20,11 +20,11 @@ import {
 } from '../datapath/mod.ts';
 import {
   type AeadName,
-  ALGORITHMS,
   type AuthName,
   type CipherName,
   SequenceNumberExhaustedError,
 } from '../esp/mod.ts';
+import { assertSupportedAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
@@ -135,10 +135,6 @@ function mapSocketError(err: unknown): unknown {
   return err;
 }
 
-function isKind<T extends string>(name: string, kind: string): name is T {
-  return ALGORITHMS.get(name)?.kind === kind;
-}
-
 /** Options of {@link UserspaceBackend}. */
 export interface UserspaceBackendOptions {
   /** Reserved for future tuning; the engine needs none today. */
@@ -187,16 +183,8 @@ export class UserspaceBackend implements Backend {
         'Cannot build transform: the encapsulation socket belongs to another backend',
       );
     }
+    assertSupportedAlgorithms(config);
     const { encryption, authentication, aead } = config;
-    if (encryption !== undefined && !isKind<CipherName>(encryption.name, 'encryption')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${encryption.name}`);
-    }
-    if (authentication !== undefined && !isKind<AuthName>(authentication.name, 'authentication')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${authentication.name}`);
-    }
-    if (aead !== undefined && !isKind<AeadName>(aead.name, 'aead')) {
-      throw new IllegalArgumentError(`Unsupported algorithm: ${aead.name}`);
-    }
     return this.#engine.createSa({
       spi: config.spi,
       sourceAddress: config.sourceAddress,

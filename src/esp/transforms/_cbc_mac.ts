@@ -17,9 +17,13 @@
  * @module
  */
 import { type Cipher, createCipheriv } from 'node:crypto';
+import type { Mac } from './mac.ts';
 
 /** AES block length in bytes. */
 export const AES_BLOCK_LENGTH = 16;
+
+/** AES-128 key length in bytes: the only key length of AES-CMAC and AES-XCBC-MAC. */
+const AES_128_KEY_LENGTH = 16;
 
 /** Largest message whose padded copy is kept for reuse; longer ones use a one-off buffer. */
 const MAX_RETAINED_SCRATCH_LENGTH = 65536 + AES_BLOCK_LENGTH;
@@ -122,4 +126,53 @@ export function aes128EcbEncrypt(key: Uint8Array, blocks: Uint8Array): Uint8Arra
   const out = ecb.update(blocks);
   ecb.final();
   return out;
+}
+
+/**
+ * The public MAC classes over {@link CbcMacCore} (`AesCmac`, `AesXcbcMac`): checks the 16-byte
+ * key, lets the subclass derive its core (chaining key and subkeys), and forwards to it.
+ */
+export abstract class CbcMac implements Mac {
+  readonly #core: CbcMacCore;
+
+  /**
+   * @param name the MAC's name in error messages
+   * @param key the 16-byte AES-128 key; passed to `derive` once checked, not retained
+   * @param derive builds the core from the checked key
+   * @throws {TypeError} if `key` is not a Uint8Array
+   * @throws {RangeError} if `key` is not 16 bytes long
+   */
+  protected constructor(name: string, key: Uint8Array, derive: (key: Uint8Array) => CbcMacCore) {
+    if (!(key instanceof Uint8Array)) {
+      throw new TypeError(`Cannot create ${name}: key must be a Uint8Array`);
+    }
+    if (key.length !== AES_128_KEY_LENGTH) {
+      throw new RangeError(
+        `Cannot create ${name}: key must be ${AES_128_KEY_LENGTH} bytes, got ${key.length}`,
+      );
+    }
+    this.#core = derive(key);
+  }
+
+  /**
+   * Computes the MAC over the concatenation of `parts`.
+   *
+   * @param parts byte ranges, MACed as if concatenated; not retained, not modified
+   * @returns a new 16-byte tag owned by the caller
+   * @throws {TypeError} after {@link dispose} (code `ERR_ESP_MAC_DISPOSED`), or if a part is not
+   *   a Uint8Array
+   */
+  compute(parts: readonly Uint8Array[]): Uint8Array {
+    return this.#core.compute(parts);
+  }
+
+  /** Zeroes the subkeys and buffers and releases the cipher context; further use throws. */
+  dispose(): void {
+    this.#core.dispose();
+  }
+
+  /** Disposes the MAC (for `using`). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { AES_BLOCK_LENGTH, aes128EcbEncrypt, CbcMacCore } from './_cbc_mac.ts';
+import { AES_BLOCK_LENGTH, aes128EcbEncrypt, CbcMac, CbcMacCore } from './_cbc_mac.ts';
 import type { Mac } from './mac.ts';
 
 export { AES_BLOCK_LENGTH } from './_cbc_mac.ts';
@@ -53,51 +53,21 @@ function double(input: Uint8Array): Uint8Array {
  * mac.dispose();
  * ```
  */
-export class AesCmac implements Mac {
-  readonly #core: CbcMacCore;
-
+export class AesCmac extends CbcMac {
   /**
    * @param key the 16-byte AES-128 key; copied into OpenSSL, not retained
    * @throws {TypeError} if `key` is not a Uint8Array
    * @throws {RangeError} if `key` is not 16 bytes long
    */
   constructor(key: Uint8Array) {
-    if (!(key instanceof Uint8Array)) {
-      throw new TypeError('Cannot create AES-CMAC: key must be a Uint8Array');
-    }
-    if (key.length !== AES_CMAC_KEY_LENGTH) {
-      throw new RangeError(
-        `Cannot create AES-CMAC: key must be ${AES_CMAC_KEY_LENGTH} bytes, got ${key.length}`,
-      );
-    }
-    const l = aes128EcbEncrypt(key, new Uint8Array(AES_BLOCK_LENGTH)); // RFC 4493 §2.3 step 1
-    const k1 = double(l);
-    const k2 = double(k1);
-    l.fill(0);
-    // RFC 4493 §2.4 steps 3-4: complete last block → K1, otherwise pad 10^i and K2.
-    this.#core = new CbcMacCore('AES-CMAC', key, k1, k2);
-  }
-
-  /**
-   * Computes AES-CMAC over the concatenation of `parts` (RFC 4493 §2.4).
-   *
-   * @param parts byte ranges, MACed as if concatenated; not retained, not modified
-   * @returns a new 16-byte tag owned by the caller
-   * @throws {TypeError} after {@link dispose} (code `ERR_ESP_MAC_DISPOSED`), or if a part is not
-   *   a Uint8Array
-   */
-  compute(parts: readonly Uint8Array[]): Uint8Array {
-    return this.#core.compute(parts);
-  }
-
-  /** Zeroes the subkeys and buffers and releases the cipher context; further use throws. */
-  dispose(): void {
-    this.#core.dispose();
-  }
-
-  /** Disposes the MAC (for `using`). */
-  [Symbol.dispose](): void {
-    this.dispose();
+    super('AES-CMAC', key, (k) => {
+      const l = aes128EcbEncrypt(k, new Uint8Array(AES_BLOCK_LENGTH)); // RFC 4493 §2.3 step 1
+      const k1 = double(l);
+      const k2 = double(k1);
+      l.fill(0);
+      // RFC 4493 §2.4 steps 3-4: complete last block → K1, otherwise pad 10^i and K2.
+      return new CbcMacCore('AES-CMAC', k, k1, k2);
+    });
   }
 
   get [Symbol.toStringTag](): string {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { AES_BLOCK_LENGTH, aes128EcbEncrypt, CbcMacCore } from './_cbc_mac.ts';
+import { AES_BLOCK_LENGTH, aes128EcbEncrypt, CbcMac, CbcMacCore } from './_cbc_mac.ts';
 import type { Mac } from './mac.ts';
 
 /** AES-XCBC-MAC key length in bytes (RFC 3566 §4: 128-bit keys only). */
@@ -38,56 +38,27 @@ export const AES_XCBC_MAC_TAG_LENGTH = 16;
  * mac.dispose();
  * ```
  */
-export class AesXcbcMac implements Mac {
-  readonly #core: CbcMacCore;
-
+export class AesXcbcMac extends CbcMac {
   /**
    * @param key the 16-byte key K; used once to derive K1-K3, not retained
    * @throws {TypeError} if `key` is not a Uint8Array
    * @throws {RangeError} if `key` is not 16 bytes long
    */
   constructor(key: Uint8Array) {
-    if (!(key instanceof Uint8Array)) {
-      throw new TypeError('Cannot create AES-XCBC-MAC: key must be a Uint8Array');
-    }
-    if (key.length !== AES_XCBC_MAC_KEY_LENGTH) {
-      throw new RangeError(
-        `Cannot create AES-XCBC-MAC: key must be ${AES_XCBC_MAC_KEY_LENGTH} bytes, got ${key.length}`,
-      );
-    }
-    const constants = new Uint8Array(3 * AES_BLOCK_LENGTH);
-    constants.fill(0x01, 0, AES_BLOCK_LENGTH);
-    constants.fill(0x02, AES_BLOCK_LENGTH, 2 * AES_BLOCK_LENGTH);
-    constants.fill(0x03, 2 * AES_BLOCK_LENGTH);
-    const derived = aes128EcbEncrypt(key, constants); // RFC 3566 §4 (1): K1 ‖ K2 ‖ K3
-    const k1 = derived.subarray(0, AES_BLOCK_LENGTH);
-    const k2 = Uint8Array.from(derived.subarray(AES_BLOCK_LENGTH, 2 * AES_BLOCK_LENGTH));
-    const k3 = Uint8Array.from(derived.subarray(2 * AES_BLOCK_LENGTH, 3 * AES_BLOCK_LENGTH));
-    // RFC 3566 §4 (3): complete last block → K2, otherwise pad 0x80 00… and K3; chained under K1.
-    this.#core = new CbcMacCore('AES-XCBC-MAC', k1, k2, k3);
-    derived.fill(0);
-  }
-
-  /**
-   * Computes AES-XCBC-MAC over the concatenation of `parts` (RFC 3566 §4).
-   *
-   * @param parts byte ranges, MACed as if concatenated; not retained, not modified
-   * @returns a new 16-byte tag owned by the caller
-   * @throws {TypeError} after {@link dispose} (code `ERR_ESP_MAC_DISPOSED`), or if a part is not
-   *   a Uint8Array
-   */
-  compute(parts: readonly Uint8Array[]): Uint8Array {
-    return this.#core.compute(parts);
-  }
-
-  /** Zeroes K2, K3 and buffers and releases the cipher context; further use throws. */
-  dispose(): void {
-    this.#core.dispose();
-  }
-
-  /** Disposes the MAC (for `using`). */
-  [Symbol.dispose](): void {
-    this.dispose();
+    super('AES-XCBC-MAC', key, (k) => {
+      const constants = new Uint8Array(3 * AES_BLOCK_LENGTH);
+      constants.fill(0x01, 0, AES_BLOCK_LENGTH);
+      constants.fill(0x02, AES_BLOCK_LENGTH, 2 * AES_BLOCK_LENGTH);
+      constants.fill(0x03, 2 * AES_BLOCK_LENGTH);
+      const derived = aes128EcbEncrypt(k, constants); // RFC 3566 §4 (1): K1 ‖ K2 ‖ K3
+      const k1 = derived.subarray(0, AES_BLOCK_LENGTH);
+      const k2 = Uint8Array.from(derived.subarray(AES_BLOCK_LENGTH, 2 * AES_BLOCK_LENGTH));
+      const k3 = Uint8Array.from(derived.subarray(2 * AES_BLOCK_LENGTH, 3 * AES_BLOCK_LENGTH));
+      // RFC 3566 §4 (3): complete last block → K2, otherwise pad 0x80 00… and K3; chained under K1.
+      const core = new CbcMacCore('AES-XCBC-MAC', k1, k2, k3);
+      derived.fill(0);
+      return core;
+    });
   }
 
   get [Symbol.toStringTag](): string {
