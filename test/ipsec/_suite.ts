@@ -74,6 +74,16 @@ export interface AlgorithmCase {
 }
 
 const cbc = () => new IpSecAlgorithm(IpSecAlgorithm.CRYPT_AES_CBC, getKey(256));
+
+/** CBC-AES-256 alone (CTS testCrypt). */
+const cbcOnly = (b: IpSecTransformBuilder): IpSecTransformBuilder => b.setEncryption(cbc());
+
+/** CBC-AES-256 with the authentication `auth` keyed by the first `keyBits` bits of KEY_DATA. */
+const cbcWith =
+  (auth: string, keyBits: number, truncBits: number) =>
+  (b: IpSecTransformBuilder): IpSecTransformBuilder =>
+    b.setEncryption(cbc()).setAuthentication(new IpSecAlgorithm(auth, getKey(keyBits), truncBits));
+
 export const ALGORITHM_CASES: readonly AlgorithmCase[] = [
   ...(
     [
@@ -127,7 +137,7 @@ export const ALGORITHM_CASES: readonly AlgorithmCase[] = [
   },
   {
     name: 'cbc(aes)-256 only (testCrypt)',
-    configure: (b) => b.setEncryption(cbc()),
+    configure: cbcOnly,
     ivLength: 16,
     blockSize: 16,
     icvLength: 0,
@@ -189,6 +199,21 @@ async function loopbackTransform(
     .buildTransportModeTransform(LOOPBACK[family], spi);
 }
 
+/** A CBC-only builder encapsulated on `encap` towards port 4500. */
+function cbcBuilder(ipsec: IpSecManager, encap: UdpEncapsulationSocket): IpSecTransformBuilder {
+  return new IpSecTransform.Builder(ipsec).setEncryption(cbc()).setIpv4Encapsulation(encap, 4500);
+}
+
+/** Applies `transform` to `socket` in both directions. */
+async function applyBoth(
+  ipsec: IpSecManager,
+  socket: IpSecDatagramSocket,
+  transform: IpSecTransform,
+): Promise<void> {
+  await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, transform);
+  await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_IN, transform);
+}
+
 /** Registers the suite under `describe(name)`. */
 export function runBehaviourSuite(name: string, createDevice: () => Promise<SuiteDevice>): void {
   describe(`IpSecManager behaviour (${name})`, () => {
@@ -212,8 +237,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
             const pa = (await a.bind(0, LOOPBACK[family])).port;
             const pb = (await b.bind(0, LOOPBACK[family])).port;
             for (const s of [a, b]) {
-              await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
-              await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, transform);
+              await applyBoth(ipsec, s, transform);
             }
             const atB = nextMessage(b);
             await a.send(TEST_DATA, pb, LOOPBACK[family]);
@@ -407,10 +431,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using app = await device.createManager({ ownerId: 'quota-owned' });
         await using encap = await app.openUdpEncapsulationSocket();
         const spi = await app.allocateSecurityParameterIndex('192.0.2.66');
-        const t = await new IpSecTransform.Builder(app)
-          .setEncryption(cbc())
-          .setIpv4Encapsulation(encap, 4500)
-          .buildTransportModeTransform('127.0.0.1', spi);
+        const t = await cbcBuilder(app, encap).buildTransportModeTransform('127.0.0.1', spi);
         await t.close();
         assert.deepEqual(app.getQuotaUsage(), { spis: 1, transforms: 0, encapSockets: 1 });
         await spi.close();
@@ -444,12 +465,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using ipsec = await device.createManager();
         const encap = await ipsec.openUdpEncapsulationSocket();
         const port = encap.getPort();
-        const transform = await loopbackTransform(
-          ipsec,
-          'IPv4',
-          (b) => b.setEncryption(cbc()),
-          encap,
-        );
+        const transform = await loopbackTransform(ipsec, 'IPv4', cbcOnly, encap);
         await encap.close();
         await assert.rejects(ipsec.openUdpEncapsulationSocket(port), ResourceUnavailableError);
         await transform.close();
@@ -540,9 +556,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using ipsec = await device.createManager();
         await using encap = await ipsec.openUdpEncapsulationSocket();
         await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
-        const builder = new IpSecTransform.Builder(ipsec)
-          .setEncryption(cbc())
-          .setIpv4Encapsulation(encap, 4500);
+        const builder = cbcBuilder(ipsec, encap);
         const first = await builder.buildTransportModeTransform('127.0.0.1', spi);
         const expected = {
           name: 'IllegalStateError',
@@ -582,31 +596,19 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using encap4 = await ipsec.openUdpEncapsulationSocket();
         await using spi6 = await ipsec.allocateSecurityParameterIndex('::1');
         await assert.rejects(
-          new IpSecTransform.Builder(ipsec)
-            .setEncryption(cbc())
-            .setIpv4Encapsulation(encap4, 4500)
-            .buildTransportModeTransform('127.0.0.1', spi6),
+          cbcBuilder(ipsec, encap4).buildTransportModeTransform('127.0.0.1', spi6),
           {
             name: 'IllegalArgumentError',
             message:
               'Source address (127.0.0.1) and destination address (::1) have different address families.',
           },
         );
+        await assert.rejects(cbcBuilder(ipsec, encap4).buildTransportModeTransform('::1', spi6), {
+          name: 'IllegalArgumentError',
+          message: 'UDP encapsulation socket and destination address families must match',
+        });
         await assert.rejects(
-          new IpSecTransform.Builder(ipsec)
-            .setEncryption(cbc())
-            .setIpv4Encapsulation(encap4, 4500)
-            .buildTransportModeTransform('::1', spi6),
-          {
-            name: 'IllegalArgumentError',
-            message: 'UDP encapsulation socket and destination address families must match',
-          },
-        );
-        await assert.rejects(
-          new IpSecTransform.Builder(ipsec)
-            .setEncryption(cbc())
-            .setIpv4Encapsulation(encap4, 4500)
-            .buildTransportModeTransform('::', spi6),
+          cbcBuilder(ipsec, encap4).buildTransportModeTransform('::', spi6),
           IllegalArgumentError,
         );
       });
@@ -617,10 +619,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using encap2 = await app2.openUdpEncapsulationSocket();
         await using spi1 = await app1.allocateSecurityParameterIndex('127.0.0.1');
         await assert.rejects(
-          new IpSecTransform.Builder(app2)
-            .setEncryption(cbc())
-            .setIpv4Encapsulation(encap2, 4500)
-            .buildTransportModeTransform('127.0.0.1', spi1),
+          cbcBuilder(app2, encap2).buildTransportModeTransform('127.0.0.1', spi1),
           {
             name: 'IllegalArgumentError',
             message: `No such SpiRecord found for given id: ${spi1.getResourceId()}`,
@@ -628,10 +627,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         );
         await using spi2 = await app2.allocateSecurityParameterIndex('127.0.0.1');
         await assert.rejects(
-          new IpSecTransform.Builder(app2)
-            .setEncryption(cbc())
-            .setIpv4Encapsulation(encap1, 4500)
-            .buildTransportModeTransform('127.0.0.1', spi2),
+          cbcBuilder(app2, encap1).buildTransportModeTransform('127.0.0.1', spi2),
           {
             name: 'IllegalArgumentError',
             message: `No such EncapSocketRecord found for given id: ${encap1.getResourceId()}`,
@@ -646,12 +642,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using sibling = await device.createManager({ ownerId: 'apply-owner' });
         await using stranger = await device.createManager({ ownerId: 'apply-stranger' });
         await using encap = await ipsec.openUdpEncapsulationSocket();
-        const transform = await loopbackTransform(
-          ipsec,
-          'IPv4',
-          (b) => b.setEncryption(cbc()),
-          encap,
-        );
+        const transform = await loopbackTransform(ipsec, 'IPv4', cbcOnly, encap);
         await using s4 = ipsec.createDatagramSocket('udp4');
         await assert.rejects(ipsec.applyTransportModeTransform(s4, 5 as 0, transform), {
           name: 'IllegalArgumentError',
@@ -669,12 +660,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
           IllegalArgumentError,
         );
         await using encap6 = await ipsec.openUdpEncapsulationSocket(undefined, { family: 'IPv6' });
-        await using t6 = await loopbackTransform(
-          ipsec,
-          'IPv6',
-          (b) => b.setEncryption(cbc()),
-          encap6,
-        );
+        await using t6 = await loopbackTransform(ipsec, 'IPv6', cbcOnly, encap6);
         await assert.rejects(
           ipsec.applyTransportModeTransform(s4, IpSecManager.DIRECTION_OUT, t6),
           IllegalArgumentError,
@@ -689,12 +675,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       test('sending to an address other than the transform destination throws', async () => {
         await using ipsec = await device.createManager();
         await using encap = await ipsec.openUdpEncapsulationSocket();
-        await using transform = await loopbackTransform(
-          ipsec,
-          'IPv4',
-          (b) => b.setEncryption(cbc()),
-          encap,
-        );
+        await using transform = await loopbackTransform(ipsec, 'IPv4', cbcOnly, encap);
         await using s = ipsec.createDatagramSocket('udp4');
         await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
         await assert.rejects(s.send(TEST_DATA, 9, '127.0.0.2'), DestinationMismatchError);
@@ -705,10 +686,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using transform = await loopbackTransform(
           ipsec,
           'IPv4',
-          (b) =>
-            b
-              .setEncryption(cbc())
-              .setAuthentication(new IpSecAlgorithm('hmac(sha256)', getKey(256), 128)),
+          cbcWith('hmac(sha256)', 256, 128),
           encap,
         );
         await using receiver = ipsec.createDatagramSocket('udp4');
@@ -740,16 +718,12 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         const transform = await loopbackTransform(
           ipsec,
           'IPv4',
-          (b) =>
-            b
-              .setEncryption(cbc())
-              .setAuthentication(new IpSecAlgorithm('hmac(sha1)', getKey(160), 96)),
+          cbcWith('hmac(sha1)', 160, 96),
           encap,
         );
         await using s = ipsec.createDatagramSocket('udp4');
         const port = (await s.bind(0, '127.0.0.1')).port;
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, transform);
+        await applyBoth(ipsec, s, transform);
         await transform.close();
         await assert.rejects(s.send(TEST_DATA, port, '127.0.0.1'), TransformClosedError);
         await assert.rejects(async () => {
@@ -771,10 +745,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         const transform = await loopbackTransform(
           ipsec,
           'IPv4',
-          (b) =>
-            b
-              .setEncryption(cbc())
-              .setAuthentication(new IpSecAlgorithm('hmac(sha256)', getKey(256), 128)),
+          cbcWith('hmac(sha256)', 256, 128),
           encap,
         );
         await using s = ipsec.createDatagramSocket('udp4');
@@ -881,16 +852,12 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using transform = await loopbackTransform(
           ipsec,
           'IPv6',
-          (b) =>
-            b
-              .setEncryption(cbc())
-              .setAuthentication(new IpSecAlgorithm('hmac(sha256)', getKey(256), 128)),
+          cbcWith('hmac(sha256)', 256, 128),
           encap,
         );
         await using s = ipsec.createDatagramSocket('udp6');
         const port = (await s.bind(0, '::1')).port;
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, transform);
+        await applyBoth(ipsec, s, transform);
         const got = nextMessage(s);
         await s.send(TEST_DATA, port, '::1');
         assert.ok((await got) !== undefined);
@@ -941,15 +908,11 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         await using transform = await loopbackTransform(
           ipsec,
           'IPv4',
-          (b) =>
-            b
-              .setEncryption(cbc())
-              .setAuthentication(new IpSecAlgorithm('hmac(md5)', getKey(128), 96)),
+          cbcWith('hmac(md5)', 128, 96),
           encap,
         );
         await using s = ipsec.createDatagramSocket('udp4');
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, transform);
-        await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, transform);
+        await applyBoth(ipsec, s, transform);
         const got = nextMessage(encap);
         const ike = Buffer.concat([Buffer.alloc(4), Buffer.from(TEST_DATA)]);
         await encap.send(ike, encap.getPort(), '127.0.0.1');
@@ -984,7 +947,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         const ipsec = await device.createManager({ ownerId: 'manager-close' });
         const encap = await ipsec.openUdpEncapsulationSocket();
         const port = encap.getPort();
-        await loopbackTransform(ipsec, 'IPv4', (b) => b.setEncryption(cbc()), encap);
+        await loopbackTransform(ipsec, 'IPv4', cbcOnly, encap);
         await ipsec.close();
         await ipsec.close();
         await using again = await device.createManager({ ownerId: 'manager-close' });

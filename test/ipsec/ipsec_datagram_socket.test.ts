@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -18,16 +17,24 @@ import {
   IllegalStateError,
   IpSecAlgorithm,
   IpSecManager,
-  IpSecTransform,
   type IpSecTransformBuilder,
   MessageTooLongError,
   type TransformDirection,
   UserspaceBackend,
 } from '../../src/ipsec/mod.ts';
+import {
+  drain,
+  type Family,
+  flood,
+  gcm,
+  LO,
+  LO6,
+  loopbackTransform,
+  plainSocket,
+  settle,
+} from './_fixtures.ts';
 import { nextMessage } from './_suite.ts';
 
-const LO = '127.0.0.1';
-const LO6 = '::1';
 const { DIRECTION_IN: IN, DIRECTION_OUT: OUT } = IpSecManager;
 
 /** The userspace backend, with apply and remove held until `release()` after `hold()`. */
@@ -56,39 +63,10 @@ class GatedBackend extends UserspaceBackend {
   }
 }
 
-type Family = 'IPv4' | 'IPv6';
-const gcm = () => (b: IpSecTransformBuilder) =>
-  b.setAuthenticatedEncryption(
-    new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128),
-  );
 const cbcHmac = () => (b: IpSecTransformBuilder) =>
   b
     .setEncryption(new IpSecAlgorithm(IpSecAlgorithm.CRYPT_AES_CBC, randomBytes(32)))
     .setAuthentication(new IpSecAlgorithm(IpSecAlgorithm.AUTH_HMAC_SHA256, randomBytes(32), 128));
-
-async function loopbackTransform(
-  ipsec: IpSecManager,
-  family: Family = 'IPv4',
-  configure = gcm(),
-): Promise<IpSecTransform> {
-  const address = family === 'IPv4' ? LO : LO6;
-  const encap = await ipsec.openUdpEncapsulationSocket(undefined, { family });
-  await using spi = await ipsec.allocateSecurityParameterIndex(address);
-  const t = await configure(new IpSecTransform.Builder(ipsec))
-    .setIpv4Encapsulation(encap, encap.getPort())
-    .buildTransportModeTransform(address, spi);
-  await encap.close(); // the transform keeps it alive
-  return t;
-}
-
-/** A plain `dgram` socket on loopback that records what reaches it in clear text. */
-async function plainSocket(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket & AsyncDisposable> {
-  const s = createSocket(type);
-  await new Promise<void>((resolve) => s.bind(0, type === 'udp4' ? LO : LO6, resolve));
-  return Object.assign(s, {
-    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => s.close(() => resolve())),
-  });
-}
 
 async function withGatedBackend(
   body: (backend: GatedBackend, ipsec: IpSecManager) => Promise<void>,
@@ -238,39 +216,6 @@ test(
 
 // --- Gap 2: bounded for-await queue ------------------------------------------------------------
 
-/** Sends `count` numbered datagrams from `from` to `port`, yielding to the event loop often. */
-async function flood(from: Socket, port: number, count: number, prefix = new Uint8Array(0)) {
-  for (let i = 0; i < count; i += 50) {
-    const batch: Promise<void>[] = [];
-    for (let j = i; j < Math.min(count, i + 50); j++) {
-      const body = Buffer.concat([prefix, Buffer.from(`datagram ${j}`.padEnd(64, '.'))]);
-      batch.push(new Promise((resolve) => from.send(body, port, LO, () => resolve())));
-    }
-    await Promise.all(batch);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
-
-/** Waits until `read()` stops changing for `quietMs`. */
-async function settle(read: () => number, quietMs = 150): Promise<number> {
-  let last = -1;
-  while (read() !== last) {
-    last = read();
-    await delay(quietMs);
-  }
-  return last;
-}
-
-/** Pulls every datagram already queued (stops when `next()` would wait). */
-async function drain<T>(iterator: AsyncIterator<T>): Promise<T[]> {
-  const out: T[] = [];
-  while (true) {
-    const r = await Promise.race([iterator.next(), delay(100).then(() => 'waiting' as const)]);
-    if (r === 'waiting' || r.done === true) return out;
-    out.push(r.value);
-  }
-}
-
 test(
   'a for-await loop that does not keep up holds at most receiveQueueLength datagrams and counts drop.queue-full',
   { timeout: 30_000 },
@@ -286,7 +231,7 @@ test(
     const iterator = rx[Symbol.asyncIterator]();
     const first = iterator.next(); // the consumer takes one datagram, then stalls
     await using peer = await plainSocket();
-    await flood(peer, port, 3000);
+    await flood(peer, port, 3000, (j) => Buffer.from(`datagram ${j}`.padEnd(64, '.')));
     const received = await settle(() => order.length);
     assert.ok(received > 500, `only ${received} datagrams arrived`);
     assert.equal((await first).value?.message.toString(), order[0]);

@@ -15,22 +15,14 @@ import {
   TransformClosedError,
   UserspaceBackend,
 } from '../../src/ipsec/mod.ts';
+import { LO, loopbackTransform as sharedLoopbackTransform } from './_fixtures.ts';
 import { nextMessage } from './_suite.ts';
 
-const LO = '127.0.0.1';
 const gcm = (key: Uint8Array = randomBytes(36)) =>
   new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, key, 128);
 
-async function loopbackTransform(ipsec: IpSecManager): Promise<IpSecTransform> {
-  const encap = await ipsec.openUdpEncapsulationSocket();
-  await using spi = await ipsec.allocateSecurityParameterIndex(LO);
-  const t = await new IpSecTransform.Builder(ipsec)
-    .setAuthenticatedEncryption(gcm())
-    .setIpv4Encapsulation(encap, encap.getPort())
-    .buildTransportModeTransform(LO, spi);
-  await encap.close(); // the transform keeps it alive
-  return t;
-}
+const loopbackTransform = (ipsec: IpSecManager): Promise<IpSecTransform> =>
+  sharedLoopbackTransform(ipsec, 'IPv4', (b) => b.setAuthenticatedEncryption(gcm()));
 
 test('IpSecAlgorithm does not alias a Buffer key: zeroing the caller buffer or getKey() changes nothing', () => {
   const key = randomBytes(36); // a Buffer: Buffer#slice() is a view, not a copy

@@ -4,29 +4,15 @@
  * loopback; the overflow is dropped (newest first) and counted as `drop.queue-full`.
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   DEFAULT_RECEIVE_QUEUE_LENGTH,
   IpSecManager,
   type UdpEncapsulationSocket,
 } from '../../src/ipsec/mod.ts';
+import { drain, flood, plainSocket, settle } from './_fixtures.ts';
 
-const LO = '127.0.0.1';
 const NON_ESP_MARKER = Buffer.alloc(4);
-
-async function floodIke(from: Socket, port: number, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 50) {
-    const batch: Promise<void>[] = [];
-    for (let j = i; j < Math.min(count, i + 50); j++) {
-      const body = Buffer.concat([NON_ESP_MARKER, Buffer.from(`IKE ${j}`.padEnd(60, '.'))]);
-      batch.push(new Promise((resolve) => from.send(body, port, LO, () => resolve())));
-    }
-    await Promise.all(batch);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
 
 async function floodAndDrain(
   ipsec: IpSecManager,
@@ -37,25 +23,15 @@ async function floodAndDrain(
   encap.on('message', (msg: Buffer) => received.push(String(msg)));
   const iterator = encap[Symbol.asyncIterator]();
   const first = iterator.next(); // takes one message, then stalls
-  const peer = createSocket('udp4');
-  try {
-    await new Promise<void>((resolve) => peer.bind(0, LO, resolve));
-    await floodIke(peer, encap.getPort(), count);
-    let last = -1;
-    while (received.length !== last) {
-      last = received.length;
-      await delay(150);
-    }
-  } finally {
-    await new Promise<void>((resolve) => peer.close(() => resolve()));
+  {
+    await using peer = await plainSocket();
+    await flood(peer, encap.getPort(), count, (j) =>
+      Buffer.concat([NON_ESP_MARKER, Buffer.from(`IKE ${j}`.padEnd(60, '.'))]),
+    );
+    await settle(() => received.length);
   }
   assert.equal(String((await first).value?.message), received[0]);
-  const queued: string[] = [];
-  while (true) {
-    const r = await Promise.race([iterator.next(), delay(100).then(() => 'waiting' as const)]);
-    if (r === 'waiting' || r.done === true) break;
-    queued.push(String(r.value.message));
-  }
+  const queued = (await drain(iterator)).map((m) => String(m.message));
   void iterator.return?.(); // settles when the socket closes (a next() is still pending)
   assert.ok(ipsec.getStatistics()['rx.ike'] !== undefined);
   return { received, queued };

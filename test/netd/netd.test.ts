@@ -5,15 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { sendCommand } from '../../src/netd/client.ts';
-import { Daemon, Netns, ndc, tempDir } from './helpers/netns.ts';
+import { Daemon, daemonSuite, ndc } from './helpers/netns.ts';
 
-const ns = new Netns('tsnetd-netd');
-const dir = tempDir();
-const socketPath = join(dir.path, 'netd');
-let daemon: Daemon;
 let t0 = 0; // table of oem0
 let t1 = 0; // table of rmnet_data0
 
@@ -51,7 +46,7 @@ function sortRules(rules: string[]): string[] {
   return [...rules].sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
 }
 
-before(async () => {
+const suite = daemonSuite('tsnetd-netd', ({ ns }) => {
   for (const link of ['oem0', 'rmnet_data0', 'wlan0']) ns.addLink(link);
   ns.exec('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'oem0']);
   // Non-default values the daemon must put back on shutdown.
@@ -59,17 +54,8 @@ before(async () => {
   ns.exec('sysctl', ['-qw', 'net.ipv4.conf.all.accept_redirects=1']);
   t0 = ns.ifindex('oem0') + 1000;
   t1 = ns.ifindex('rmnet_data0') + 1000;
-  daemon = await Daemon.start(ns, socketPath);
 });
-
-after(async () => {
-  try {
-    await daemon?.stop();
-  } finally {
-    ns.remove();
-    dir.remove();
-  }
-});
+const { ns, socketPath } = suite;
 
 test('tsnetd creates its socket with mode 0660', () => {
   const st = statSync(socketPath);
@@ -420,8 +406,8 @@ test('SIGTERM removes every rule, route, mark and chain, restores sysctls and re
     '200 0 success',
   );
   assert.deepEqual(ns.routes(4, 97), ['10.77.0.0/16 dev wlan0 proto static scope link']);
-  assert.equal(await daemon.stop(), 0);
-  assert.doesNotMatch(daemon.stderr, /clean-up:/);
+  assert.equal(await suite.daemon.stop(), 0);
+  assert.doesNotMatch(suite.daemon.stderr, /clean-up:/);
   for (const family of [4, 6] as const) {
     assert.deepEqual(ns.rules(family), ORIGINAL_RULES[family], `IPv${family} rules restored`);
     assert.deepEqual(ns.mangle(family), POLICIES, `IPv${family} mangle empty`);

@@ -9,21 +9,16 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Conn } from './helpers/conn.ts';
-import { Daemon, Netns, tempDir } from './helpers/netns.ts';
-
-const ns = new Netns('tsnetd-srv');
-const dir = tempDir();
-const socketPath = join(dir.path, 'netd');
-let daemon: Daemon;
+import { Daemon, daemonSuite } from './helpers/netns.ts';
 
 /** Fuzz bound: iterations and wall-clock budget. */
 const FUZZ_ITERATIONS = Number(process.env.TSNETD_FUZZ_ITERATIONS ?? 2000);
 const FUZZ_BUDGET_MS = 8000;
 const REPLY_REGEXP = /^\d{3} -?\d+ \S/;
 
-before(async () => {
+const suite = daemonSuite('tsnetd-srv', async ({ ns, socketPath }) => {
   ns.addLink('oem0');
   // A stale socket: left behind by a process killed with SIGKILL.
   const stale = spawn(process.execPath, [
@@ -42,17 +37,8 @@ before(async () => {
   stale.kill('SIGKILL');
   await new Promise((r) => stale.once('exit', r));
   assert.ok(statSync(socketPath).isSocket(), 'stale socket left behind');
-  daemon = await Daemon.start(ns, socketPath);
 });
-
-after(async () => {
-  try {
-    await daemon?.stop();
-  } finally {
-    ns.remove();
-    dir.remove();
-  }
-});
+const { ns, dir, socketPath } = suite;
 
 test('a stale socket file is replaced and the new one has mode 0660', async () => {
   assert.equal(statSync(socketPath).mode & 0o777, 0o660);
@@ -212,16 +198,16 @@ test('protocol fuzz against the live daemon: it stays up and keeps answering ano
   watcher.close();
   assert.ok(iterations >= 40, `only ${iterations} fuzz iterations ran`);
   assert.ok(watched > 10, `watcher answered ${watched} times`);
-  assert.equal(daemon.process.exitCode, null, 'daemon still running');
-  assert.doesNotMatch(daemon.stderr, /internal error|fatal/);
+  assert.equal(suite.daemon.process.exitCode, null, 'daemon still running');
+  assert.doesNotMatch(suite.daemon.stderr, /internal error|fatal/);
 });
 
 test('SIGINT shuts down cleanly: exit 0, socket removed, rules restored', async () => {
   const c = await Conn.open(socketPath);
   assert.equal(await c.request('1 network create oem3'), '200 1 success');
   assert.equal(await c.request('2 network interface add oem3 oem0'), '200 2 success');
-  daemon.process.kill('SIGINT');
-  assert.equal(await daemon.exited(), 0);
+  suite.daemon.process.kill('SIGINT');
+  assert.equal(await suite.daemon.exited(), 0);
   c.close();
   assert.throws(() => statSync(socketPath), { code: 'ENOENT' });
   assert.deepEqual(ns.rules(4), [

@@ -4,49 +4,14 @@
  * the daemon; a refused one never does (the daemon's request log proves it).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { Daemon, NDC, Netns, ROOT, tempDir } from './helpers/netns.ts';
+import { test } from 'node:test';
+import { daemonSuite, NDC, ROOT, type RunResult, runTsx } from './helpers/netns.ts';
 
 const WRAPPER = join(ROOT, 'src/cli/netutils_wrapper.ts');
-const ns = new Netns('tsnetd-wrap');
-const dir = tempDir();
-const socketPath = join(dir.path, 'netd');
-const toolDir = join(dir.path, 'bin');
-let daemon: Daemon;
-
-function runWrapper(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(toolDir, 'ndc-wrapper-1.0'), ...args],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          NETUTILS_BIN_DIR: toolDir,
-          NETUTILS_CONFIG: join(dir.path, 'netutils.conf'),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
-  });
-}
-
-before(async () => {
+const suite = daemonSuite('tsnetd-wrap', async ({ dir, socketPath }) => {
+  const toolDir = join(dir.path, 'bin');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(toolDir);
   const launcher = join(toolDir, 'ndc');
@@ -58,28 +23,27 @@ before(async () => {
   symlinkSync(WRAPPER, join(toolDir, 'ndc-wrapper-1.0'));
   // An empty config file: defaults, no vendor additions.
   writeFileSync(join(dir.path, 'netutils.conf'), '{}');
-  daemon = await Daemon.start(ns, socketPath);
 });
+const toolDir = join(suite.dir.path, 'bin');
 
-after(async () => {
-  try {
-    await daemon?.stop();
-  } finally {
-    ns.remove();
-    dir.remove();
-  }
-});
+function runWrapper(args: readonly string[]): Promise<RunResult> {
+  return runTsx([join(toolDir, 'ndc-wrapper-1.0'), ...args], {
+    ...process.env,
+    NETUTILS_BIN_DIR: toolDir,
+    NETUTILS_CONFIG: join(suite.dir.path, 'netutils.conf'),
+  });
+}
 
 test('the wrapper is present', () => {
   assert.ok(existsSync(WRAPPER), 'src/cli/netutils_wrapper.ts is missing');
 });
 
 test('ndc-wrapper-1.0 network create oem1 reaches the daemon and succeeds', async () => {
-  const before = daemon.loggedRequests;
+  const before = suite.daemon.loggedRequests;
   const r = await runWrapper(['network', 'create', 'oem1']);
   assert.deepEqual(r, { code: 0, stdout: '200 0 success\n', stderr: '' });
-  await daemon.waitFor(/request \d+ on connection \d+: "0 network create oem1"/, 5000);
-  assert.equal(daemon.loggedRequests, before + 1);
+  await suite.daemon.waitFor(/request \d+ on connection \d+: "0 network create oem1"/, 5000);
+  assert.equal(suite.daemon.loggedRequests, before + 1);
   const again = await runWrapper(['network', 'create', 'oem1']);
   assert.equal(
     again.stdout,
@@ -89,14 +53,14 @@ test('ndc-wrapper-1.0 network create oem1 reaches the daemon and succeeds', asyn
 });
 
 test('ndc-wrapper-1.0 network create 100 is refused without reaching the daemon', async () => {
-  const requests = daemon.loggedRequests;
-  const connections = (daemon.stderr.match(/connection \d+ opened/g) ?? []).length;
+  const requests = suite.daemon.loggedRequests;
+  const connections = (suite.daemon.stderr.match(/connection \d+ opened/g) ?? []).length;
   const r = await runWrapper(['network', 'create', '100']);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /NetUtilsWrapper: Unexpected command: .*ndc network create 100/);
   // Give a stray connection time to show up in the log, then prove none came.
   await new Promise((resolveWait) => setTimeout(resolveWait, 300));
-  assert.equal(daemon.loggedRequests, requests);
-  assert.equal((daemon.stderr.match(/connection \d+ opened/g) ?? []).length, connections);
+  assert.equal(suite.daemon.loggedRequests, requests);
+  assert.equal((suite.daemon.stderr.match(/connection \d+ opened/g) ?? []).length, connections);
 });

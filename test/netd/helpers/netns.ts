@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const TSNETD = join(ROOT, 'src/cli/tsnetd.ts');
@@ -169,20 +170,21 @@ export class Daemon {
   }
 }
 
-/** Runs ndc (through tsx) and returns its status and output. */
-export function ndc(
-  socketPath: string,
-  words: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Exit status and collected output of a finished child process. */
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node --import tsx <args>` from the repository root and collects its output. */
+export function runTsx(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolveRun) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', NDC, '--socket', socketPath, ...words],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      ...(env === undefined ? {} : { env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -193,4 +195,53 @@ export function ndc(
     });
     child.once('close', (code) => resolveRun({ code, stdout, stderr }));
   });
+}
+
+/** Runs ndc (through tsx) and returns its status and output. */
+export function ndc(socketPath: string, words: readonly string[]): Promise<RunResult> {
+  return runTsx([NDC, '--socket', socketPath, ...words]);
+}
+
+/** The shared fixture of a file's tests: a namespace, a temp dir and one tsnetd listening in it. */
+export interface DaemonSuite {
+  readonly ns: Netns;
+  readonly dir: { path: string; remove: () => void };
+  readonly socketPath: string;
+  /** The daemon; set once `before` has run. */
+  readonly daemon: Daemon;
+}
+
+/**
+ * Registers `before` (run `prepare`, then start tsnetd on `<dir>/netd` in a fresh namespace
+ * named after `prefix`) and `after` (stop it, remove the namespace and the directory).
+ */
+export function daemonSuite(
+  prefix: string,
+  prepare: (suite: Omit<DaemonSuite, 'daemon'>) => void | Promise<void> = () => {},
+): DaemonSuite {
+  const ns = new Netns(prefix);
+  const dir = tempDir();
+  const socketPath = join(dir.path, 'netd');
+  let daemon: Daemon | undefined;
+  before(async () => {
+    await prepare({ ns, dir, socketPath });
+    daemon = await Daemon.start(ns, socketPath);
+  });
+  after(async () => {
+    try {
+      await daemon?.stop();
+    } finally {
+      ns.remove();
+      dir.remove();
+    }
+  });
+  return {
+    ns,
+    dir,
+    socketPath,
+    get daemon(): Daemon {
+      if (daemon === undefined) throw new Error('Cannot use the daemon: before() has not run');
+      return daemon;
+    },
+  };
 }
