@@ -8,6 +8,8 @@
  * such an entry cannot be deleted; it expires after `net.core.xfrm_acq_expires` (30 s by
  * default). They are reported in {@link FlushOwnedSasResult.expiring}, not treated as errors.
  */
+
+import type { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { NetlinkError } from './errors.ts';
 import {
   decodeSaMessage,
@@ -17,7 +19,6 @@ import {
   type XfrmMark,
   type XfrmSaState,
 } from './messages.ts';
-import type { NetlinkSocket } from './netlink/socket.ts';
 
 const ESRCH = 3;
 

@@ -19,7 +19,6 @@
  * kernel sends them back in `GETSA` replies), only algorithm names and lengths.
  */
 import type { AeadName, AuthName, CipherName } from '../esp/transform.ts';
-import { MalformedNetlinkMessageError } from './errors.ts';
 import {
   decodeAttributes,
   encodeNetlinkMessage,
@@ -30,7 +29,8 @@ import {
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_REQUEST,
-} from './netlink/message.ts';
+} from '../sys/netlink/message.ts';
+import { MalformedNetlinkMessageError } from './errors.ts';
 import {
   type AddressFamilyNumber,
   AF_UNSPEC,

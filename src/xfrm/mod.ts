@@ -3,6 +3,14 @@
  * socket, per-socket policy and UDP-encapsulation socket options, owned-SA flush, and the kernel
  * support probe. Only `src/ipsec` (and `src/cli`) import this.
  */
+
+export { decodeNetlinkMessages, type NetlinkMessage } from '../sys/netlink/message.ts';
+export {
+  DEFAULT_NETLINK_TIMEOUT_MS,
+  type NetlinkRequestOptions,
+  NetlinkSocket,
+  type NetlinkSocketOptions,
+} from '../sys/netlink/socket.ts';
 export {
   errnoName,
   FfiUnavailableError,
@@ -59,13 +67,6 @@ export {
   type XfrmSocketPolicy,
   type XfrmTemplateInit,
 } from './messages.ts';
-export { decodeNetlinkMessages, type NetlinkMessage } from './netlink/message.ts';
-export {
-  DEFAULT_NETLINK_TIMEOUT_MS,
-  type NetlinkRequestOptions,
-  NetlinkSocket,
-  type NetlinkSocketOptions,
-} from './netlink/socket.ts';
 export {
   type KernelIpsecSupport,
   PROBE_MARK,

@@ -11,9 +11,9 @@
  * namespace; the scratch SA exists for one round trip.
  */
 import { randomInt } from 'node:crypto';
+import { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { FfiUnavailableError, NetlinkError } from './errors.ts';
 import { encodeDeleteSaRequest, encodeNewSaRequest } from './messages.ts';
-import { NetlinkSocket } from './netlink/socket.ts';
 
 /** Mark of the scratch SA ("tSND"); no packet carries it unless someone sets it on purpose. */
 export const PROBE_MARK = Object.freeze({ value: 0x74534e44, mask: 0xffffffff });

@@ -11,10 +11,10 @@
  */
 import type dgram from 'node:dgram';
 import type net from 'node:net';
-import { libc } from './_libc.ts';
+import { libc } from '../sys/libc.ts';
+import { HOST_LITTLE_ENDIAN } from '../sys/netlink/message.ts';
 import { SocketFdUnavailableError, SocketOptionError } from './errors.ts';
 import { UDP_ENCAP_ESPINUDP } from './messages.ts';
-import { HOST_LITTLE_ENDIAN } from './netlink/message.ts';
 import { AF_INET, AF_INET6 } from './xfrm_address.ts';
 
 /** `IPPROTO_IP` (= `SOL_IP`). */

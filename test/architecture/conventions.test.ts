@@ -16,6 +16,7 @@ const ERROR_AREAS: Readonly<Record<string, readonly string[]>> = {
   esp: ['ESP'],
   datapath: ['DATAPATH'],
   ipsec: ['IPSEC'],
+  sys: ['SYS'],
   xfrm: ['XFRM'],
   netutils: ['NETUTILS'],
   netd: ['NETD'],

@@ -13,12 +13,13 @@ const SRC = resolve(import.meta.dirname, '../../src');
 /** Which layers each layer may import from (besides itself). */
 const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   esp: [],
-  xfrm: ['esp'],
+  sys: [],
+  xfrm: ['esp', 'sys'],
   datapath: ['esp'],
-  ipsec: ['datapath', 'xfrm', 'esp'],
+  ipsec: ['datapath', 'xfrm', 'esp', 'sys'],
   netutils: [],
-  netd: ['netutils'],
-  cli: ['netd', 'netutils', 'ipsec', 'datapath', 'xfrm', 'esp'],
+  netd: ['netutils', 'sys'],
+  cli: ['netd', 'netutils', 'ipsec', 'datapath', 'xfrm', 'esp', 'sys'],
 };
 
 const IMPORT_REGEXP =

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { decodeNetlinkMessages, encodeNetlinkMessage } from '../../src/sys/netlink/message.ts';
 import * as M from '../../src/xfrm/messages.ts';
-import { decodeNetlinkMessages, encodeNetlinkMessage } from '../../src/xfrm/netlink/message.ts';
 import { AF_INET } from '../../src/xfrm/xfrm_address.ts';
 import { GOLDEN_CASES } from '../fixtures/xfrm/cases.ts';
 import { captureIproute2, parseFixture } from '../fixtures/xfrm/iproute2_capture.ts';
@@ -371,5 +371,5 @@ test('decodeSaMessage() refuses other types and short payloads', () => {
   const [short] = decodeNetlinkMessages(
     encodeNetlinkMessage({ type: 0x10, flags: 0, body: new Uint8Array(100) }),
   );
-  assert.throws(() => M.decodeSaMessage(short!), { code: 'ERR_XFRM_MALFORMED_MESSAGE' });
+  assert.throws(() => M.decodeSaMessage(short!), { code: 'ERR_SYS_MALFORMED_MESSAGE' });
 });

@@ -12,7 +12,7 @@ import {
   NLM_F_CAPPED,
   NLMSG_ERROR,
   withNetlinkHeader,
-} from '../../../src/xfrm/netlink/message.ts';
+} from '../../src/sys/netlink/message.ts';
 
 test('encodeAttributes() pads each value to 4 bytes with zeros', () => {
   const out = encodeAttributes([
@@ -37,7 +37,7 @@ test('decodeAttributes() refuses an attribute that runs past its buffer', () => 
     name: 'MalformedNetlinkMessageError',
   });
   const bad = new Uint8Array([2, 0, 1, 0]); // nla_len 2 < header
-  assert.throws(() => decodeAttributes(bad), { code: 'ERR_XFRM_MALFORMED_MESSAGE' });
+  assert.throws(() => decodeAttributes(bad), { code: 'ERR_SYS_MALFORMED_MESSAGE' });
 });
 
 test('encodeNetlinkMessage() / decodeNetlinkMessages() round-trip several messages', () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { runInNetns } from '../../fixtures/xfrm/run_in_netns.ts';
+import { runInNetns } from '../fixtures/xfrm/run_in_netns.ts';
 
 interface Sa {
   destination: string;
@@ -82,7 +82,7 @@ test('NetlinkSocket.request() ALLOCSPI returns the larval SA the kernel created'
 test('NetlinkSocket.request() maps a taken SPI to NetlinkError ENOENT with the kernel text', () => {
   assert.equal(r.conflict.ok, false);
   assert.equal(r.conflict.error.name, 'NetlinkError');
-  assert.equal(r.conflict.error.code, 'ERR_XFRM_NETLINK');
+  assert.equal(r.conflict.error.code, 'ERR_SYS_NETLINK');
   assert.equal(r.conflict.error.errno, 2);
   assert.equal(r.conflict.error.errnoName, 'ENOENT');
   assert.equal(r.conflict.error.kernelMessage, 'No SPI available in the requested range');

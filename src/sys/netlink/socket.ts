@@ -13,8 +13,9 @@
  * never interleave; replies with a stale sequence number (from a timed-out request) are skipped.
  * Extended ACKs are enabled so kernel error texts ("Requested type not found") reach the error.
  */
-import { libc } from '../_libc.ts';
+
 import { NetlinkError } from '../errors.ts';
+import { libc } from '../libc.ts';
 import {
   decodeNetlinkError,
   decodeNetlinkMessages,

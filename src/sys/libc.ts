@@ -1,12 +1,26 @@
 /**
- * The few libc calls the kernel backend needs, bound once through koffi (private to `src/xfrm`):
+ * The few libc calls the project needs, bound once through koffi on first use:
  * `socket`, `bind`, `sendto`, `recv`, `poll`, `setsockopt`, `getsockopt`, `close`. Pointer
  * arguments are `Uint8Array`s (koffi passes their memory directly); `errno` is read with
  * `koffi.errno()` right after each synchronous call. `poll` also has an asynchronous binding that
  * runs on koffi's worker threads, so waiting for a netlink reply never blocks the event loop.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { FfiUnavailableError } from './errors.ts';
+
+type Koffi = typeof import('koffi');
+
+/**
+ * Loads koffi's native addon on first use only: importing a module that merely could reach the
+ * kernel (the userspace backend never does) must not need the addon.
+ */
+function loadKoffi(): Koffi {
+  try {
+    return createRequire(import.meta.url)('koffi') as Koffi;
+  } catch (err: unknown) {
+    throw new FfiUnavailableError('Cannot load the koffi FFI package', { cause: err });
+  }
+}
 
 /** The bound functions. */
 export interface Libc {
@@ -62,7 +76,8 @@ export function libc(): Libc {
       `Cannot load libc: the kernel backend needs Linux, not ${process.platform}`,
     );
   }
-  let lib: ReturnType<typeof koffi.load>;
+  const koffi = loadKoffi();
+  let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load('libc.so.6');
   } catch (err: unknown) {

@@ -1,0 +1,125 @@
+/**
+ * Errors of the system-call layer: every class has a `name` equal to the class name and a stable
+ * `code` `ERR_SYS_<CONDITION>`.
+ *
+ * - {@link NetlinkError}: the kernel answered a netlink request with an `NLMSG_ERROR`, or a socket
+ *   call failed; carries the positive `errno` and its symbolic name (`ENOENT`, `EPERM`, …).
+ * - {@link MalformedNetlinkMessageError}: bytes that are not a valid netlink message.
+ * - {@link FfiUnavailableError}: the C library could not be loaded through koffi.
+ */
+import { getSystemErrorMap } from 'node:util';
+
+/**
+ * Base class of every error thrown by `src/sys`.
+ *
+ * @example
+ * ```ts
+ * import { SysError } from './errors.ts';
+ * try { doSomething(); } catch (err) { if (err instanceof SysError) console.log(err.code); }
+ * ```
+ */
+export class SysError extends Error {
+  /** Stable machine-readable code, `ERR_SYS_<CONDITION>`. */
+  readonly code: string;
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SysError';
+    this.code = code;
+  }
+}
+
+/**
+ * Symbolic name of a positive errno (`2` → `'ENOENT'`), from the platform's error table;
+ * `'E<number>'` when the platform does not know it.
+ *
+ * @example
+ * ```ts
+ * errnoName(17); // 'EEXIST'
+ * ```
+ */
+export function errnoName(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[0] ?? `E${errno}`;
+}
+
+/** Human description of a positive errno (`2` → `'no such file or directory'`). */
+export function errnoDescription(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[1] ?? `error ${errno}`;
+}
+
+/** Options of {@link NetlinkError}. */
+export interface NetlinkErrorOptions extends ErrorOptions {
+  /** The kernel's extended-ack message (`NLMSGERR_ATTR_MSG`), when it sent one. */
+  readonly kernelMessage?: string;
+}
+
+/**
+ * The kernel refused a netlink request (an `NLMSG_ERROR` with a negative error), or a socket
+ * system call failed. `errno` is positive (`ENOENT` = 2), `errnoName` its symbolic name.
+ *
+ * @example
+ * ```ts
+ * import { NetlinkError } from './errors.ts';
+ * const err = new NetlinkError('allocate SPI 0x00d1201d', 2);
+ * err.message; // 'Cannot allocate SPI 0x00d1201d: no such file or directory (ENOENT)'
+ * err.code; // 'ERR_SYS_NETLINK'
+ * ```
+ */
+export class NetlinkError extends SysError {
+  /** Positive errno value. */
+  readonly errno: number;
+  /** Symbolic errno name, e.g. `'ESRCH'`. */
+  readonly errnoName: string;
+  /** What was attempted, e.g. `'delete SA'`. */
+  readonly operation: string;
+  /** The kernel's extended-ack text, if any (e.g. `'Requested type not found'`). */
+  readonly kernelMessage: string | undefined;
+  constructor(operation: string, errno: number, options?: NetlinkErrorOptions) {
+    const name = errnoName(errno);
+    const detail =
+      options?.kernelMessage === undefined ? '' : `; kernel says "${options.kernelMessage}"`;
+    super(
+      `Cannot ${operation}: ${errnoDescription(errno)} (${name})${detail}`,
+      'ERR_SYS_NETLINK',
+      options,
+    );
+    this.name = 'NetlinkError';
+    this.errno = errno;
+    this.errnoName = name;
+    this.operation = operation;
+    this.kernelMessage = options?.kernelMessage;
+  }
+}
+
+/**
+ * Bytes that do not form a valid netlink message (truncated header, attribute running past
+ * its message, wrong payload size).
+ *
+ * @example
+ * ```ts
+ * import { decodeNetlinkMessages } from './netlink/message.ts';
+ * decodeNetlinkMessages(new Uint8Array(3)); // throws MalformedNetlinkMessageError
+ * ```
+ */
+export class MalformedNetlinkMessageError extends SysError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_SYS_MALFORMED_MESSAGE', options);
+    this.name = 'MalformedNetlinkMessageError';
+  }
+}
+
+/**
+ * The C library could not be loaded through koffi (not Linux, or koffi has no build for this
+ * platform).
+ *
+ * @example
+ * ```ts
+ * import { FfiUnavailableError } from './errors.ts';
+ * new FfiUnavailableError('Cannot load libc: not Linux').code; // 'ERR_SYS_FFI_UNAVAILABLE'
+ * ```
+ */
+export class FfiUnavailableError extends SysError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_SYS_FFI_UNAVAILABLE', options);
+    this.name = 'FfiUnavailableError';
+  }
+}
