@@ -6,6 +6,7 @@
  *   call failed; carries the positive `errno` and its symbolic name (`ENOENT`, `EPERM`, …).
  * - {@link MalformedNetlinkMessageError}: bytes that are not a valid netlink message.
  * - {@link FfiUnavailableError}: the C library could not be loaded through koffi.
+ * - {@link SocketFdUnavailableError}: a Node socket has no file descriptor to work on.
  */
 import { getSystemErrorMap } from 'node:util';
 
@@ -121,5 +122,23 @@ export class FfiUnavailableError extends SysError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_SYS_FFI_UNAVAILABLE', options);
     this.name = 'FfiUnavailableError';
+  }
+}
+
+/**
+ * A Node socket has no usable file descriptor (not bound/connected yet, already closed, or the
+ * running Node version hides the handle).
+ *
+ * @example
+ * ```ts
+ * import dgram from 'node:dgram';
+ * import { socketFd } from './socket_fd.ts';
+ * socketFd(dgram.createSocket('udp4')); // throws SocketFdUnavailableError (not bound yet)
+ * ```
+ */
+export class SocketFdUnavailableError extends SysError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_SYS_SOCKET_FD_UNAVAILABLE', options);
+    this.name = 'SocketFdUnavailableError';
   }
 }

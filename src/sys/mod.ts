@@ -10,6 +10,7 @@ export {
   MalformedNetlinkMessageError,
   NetlinkError,
   type NetlinkErrorOptions,
+  SocketFdUnavailableError,
   SysError,
 } from './errors.ts';
 export { type Libc, libc } from './libc.ts';
@@ -25,3 +26,12 @@ export {
   NetlinkSocket,
   type NetlinkSocketOptions,
 } from './netlink/socket.ts';
+export {
+  type PeerCredentials,
+  PeerCredentialsError,
+  peerCredentials,
+  peerGroups,
+  SO_PEERCRED,
+  SO_PEERGROUPS,
+} from './peer_credentials.ts';
+export { type SocketLike, socketFd } from './socket_fd.ts';

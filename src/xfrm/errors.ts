@@ -2,10 +2,10 @@
  * Errors of the kernel backend layer: every class has a `name` equal to the class name and a
  * stable `code` `ERR_XFRM_<CONDITION>`.
  *
- * - {@link SocketFdUnavailableError}: a Node socket has no file descriptor to work on.
  * - {@link SocketOptionError}: a `setsockopt`/`getsockopt` on a socket's descriptor failed.
  *
- * Netlink and FFI errors (`NetlinkError`, `MalformedNetlinkMessageError`, `FfiUnavailableError`)
+ * Netlink, FFI and descriptor errors (`NetlinkError`, `MalformedNetlinkMessageError`,
+ * `FfiUnavailableError`, `SocketFdUnavailableError`)
  * come from the system-call layer `src/sys` and are re-exported here.
  */
 import { errnoDescription, errnoName } from '../sys/errors.ts';
@@ -17,6 +17,7 @@ export {
   MalformedNetlinkMessageError,
   NetlinkError,
   type NetlinkErrorOptions,
+  SocketFdUnavailableError,
 } from '../sys/errors.ts';
 
 /**
@@ -35,24 +36,6 @@ export class XfrmError extends Error {
     super(message, options);
     this.name = 'XfrmError';
     this.code = code;
-  }
-}
-
-/**
- * A Node socket has no usable file descriptor (not bound/connected yet, already closed, or the
- * running Node version hides the handle).
- *
- * @example
- * ```ts
- * import dgram from 'node:dgram';
- * import { socketFd } from './sockopt.ts';
- * socketFd(dgram.createSocket('udp4')); // throws SocketFdUnavailableError (not bound yet)
- * ```
- */
-export class SocketFdUnavailableError extends XfrmError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, 'ERR_XFRM_SOCKET_FD_UNAVAILABLE', options);
-    this.name = 'SocketFdUnavailableError';
   }
 }
 

@@ -16,7 +16,7 @@ before(async () => {
 });
 
 test('socketFd() refuses an unbound dgram socket', () => {
-  assert.equal(r.fdBeforeBind, 'ERR_XFRM_SOCKET_FD_UNAVAILABLE');
+  assert.equal(r.fdBeforeBind, 'ERR_SYS_SOCKET_FD_UNAVAILABLE');
   const s = dgram.createSocket('udp4');
   assert.throws(() => socketFd(s), { name: 'SocketFdUnavailableError' });
   s.close();
