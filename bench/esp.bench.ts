@@ -1,5 +1,5 @@
 /**
- * ESP engine throughput against the node:crypto ceiling (DESIGN.md "Speed").
+ * ESP engine throughput against the node:crypto ceiling.
  *
  * For each suite (AES-GCM-128 with a 16-byte ICV, AES-CBC-128 + HMAC-SHA-256-128,
  * ChaCha20-Poly1305) and payload size (64, 512, 1400 bytes) it measures, in the same process:

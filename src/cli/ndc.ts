@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * ndc: sends one command to netd and prints every reply line (aosp-netutils.md §4.2).
+ * ndc: sends one command to netd and prints every reply line (netd's FrameworkListener protocol).
  *
  * Usage: ndc [--socket PATH] [<seq>] <cmd> [args…]
  * Exit codes: 0 when a final reply (200..599) arrived, whatever its code; 1 usage error;

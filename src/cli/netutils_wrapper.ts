@@ -2,7 +2,7 @@
 /**
  * `netutils-wrapper-1.0` and its five names (`ip-wrapper-1.0`, `iptables-wrapper-1.0`,
  * `ip6tables-wrapper-1.0`, `ndc-wrapper-1.0`, `tc-wrapper-1.0`): runs an allow-listed subset of
- * the real tools (`aosp-netutils.md` §1). All logic lives in `src/netutils/wrapper.ts`; this file
+ * the real tools. All logic lives in `src/netutils/wrapper.ts`; this file
  * imports only that module so start-up stays cheap.
  */
 import { runWrapper } from '../netutils/wrapper.ts';

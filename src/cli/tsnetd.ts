@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * tsnetd: the netd daemon (aosp-netutils.md §4). Listens on a Unix stream socket, installs
+ * tsnetd: the netd daemon (Android 9–11 behaviour). Listens on a Unix stream socket, installs
  * netd's start-up rules in the current network namespace, serves commands until SIGTERM or
  * SIGINT, then removes everything it installed and the socket file.
  *

@@ -1,7 +1,7 @@
 /**
- * The userspace data path (backend #1 of DESIGN.md): ESP over UDP (RFC 3948) in the process,
- * without privileges. `src/ipsec/userspace_backend.ts` adapts {@link UserspaceEngine} to the
- * IpSecManager `Backend` interface.
+ * The userspace data path (the first of the two backends, see `docs/architecture.md`): ESP over UDP
+ * (RFC 3948) in the process, without privileges. `src/ipsec/userspace_backend.ts` adapts {@link
+ * UserspaceEngine} to the IpSecManager `Backend` interface.
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
- * A protected datagram socket of the userspace data path (aosp-ipsec §5, DESIGN.md).
+ * A protected datagram socket of the userspace data path (what Android's
+ * `applyTransportModeTransform` protects).
  *
  * It owns a real UDP socket: that reserves the port and carries clear text while no transform is
  * applied. Send order: bind if needed (before the SA is read); then with an outbound SA: SA

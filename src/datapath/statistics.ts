@@ -1,6 +1,6 @@
 /**
- * Per-reason packet counters of the userspace data path (style-anchors §6.5: per-packet failures
- * are counted, never thrown). Keys are `rx.<kind>`, `tx.<kind>` and `drop.<reason>`.
+ * Per-reason packet counters of the userspace data path (per-packet failures are counted,
+ * never thrown). Keys are `rx.<kind>`, `tx.<kind>` and `drop.<reason>`.
  */
 
 /** Why the data path dropped a datagram (ESP engine reasons plus the data path's own). */

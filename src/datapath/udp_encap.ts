@@ -1,8 +1,9 @@
 /**
  * RFC 3948 demultiplexing of what arrives on a UDP encapsulation port:
- * - exactly one byte 0xFF: NAT-keepalive (§2.3) — dropped;
- * - first four bytes zero: non-ESP marker (§2.2) — an IKE message follows;
- * - otherwise ESP (§2.1): SPI (non-zero) ‖ sequence number ‖ …; fewer than 8 bytes is truncated.
+ * - exactly one byte 0xFF: NAT-keepalive (RFC 3948 §2.3) — dropped;
+ * - first four bytes zero: non-ESP marker (RFC 3948 §2.2) — an IKE message follows;
+ * - otherwise ESP (RFC 3948 §2.1): SPI (non-zero) ‖ sequence number ‖ …; fewer than 8 bytes is
+ * truncated.
  */
 
 /** The 4-byte non-ESP marker (RFC 3948 §2.2). */

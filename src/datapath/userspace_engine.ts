@@ -1,6 +1,6 @@
 /**
  * The userspace ESP engine: SPI reservations, the SA table, encapsulation sockets and protected
- * sockets of one backend instance (DESIGN.md "Two backends, one API", backend #1).
+ * sockets of one backend instance (the userspace one of the two backends behind one API).
  *
  * Inbound order for an ESP datagram from an encapsulation socket (RFC 3948 §2.1, RFC 4303 §3.4):
  * SPI lookup (`peekSpi`; unknown → drop `no-sa`) → `open` on each SA with that SPI (normally one;

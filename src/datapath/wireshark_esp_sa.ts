@@ -89,7 +89,7 @@ export class WiresharkUnsupportedAlgorithmError extends Error {
   }
 }
 
-// Wireshark 4.0.17 value names (libwireshark strings, esp-rules-and-oracles.md §2.2).
+// Wireshark 4.0.17 value names (libwireshark's strings).
 const ENCRYPTION_NULL = 'NULL';
 const ENCRYPTION_BY_CIPHER: ReadonlyMap<string, string> = new Map([
   ['cbc(aes)', 'AES-CBC [RFC3602]'],

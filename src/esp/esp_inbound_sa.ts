@@ -17,8 +17,8 @@
  *    → `'bad-padding'`;
  * 8. Next Header 59 → `'dummy'` (RFC 4303 §2.6: discard silently, callers count it).
  *
- * Encryption-only SAs (no integrity) skip step 5 and have anti-replay disabled, as RFC 4303
- * §3.4.3 requires ("MUST NOT enable anti-replay without integrity").
+ * Encryption-only SAs (no integrity) skip step 5 and have anti-replay disabled, as
+ * RFC 4303 §3.4.3 requires ("MUST NOT enable anti-replay without integrity").
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Options of ESP SAs and their validation (Android's `IpSecAlgorithm.checkValidOrThrow` rules,
- * aosp-ipsec.md §3, plus RFC 4303 §2.1 SPI and §5 "not both NULL").
+ * plus RFC 4303 §2.1 SPI and §5 "not both NULL").
  *
  * Validation throws `TypeError` (wrong type, unsupported algorithm, forbidden combination) or
  * `RangeError` (wrong length or value) at the API boundary. Messages never contain key bytes.

@@ -36,7 +36,7 @@ export const REPLAY_WINDOW_MIN_SIZE = 32;
 
 /** Largest window this implementation accepts (16 KiB of bitmap). */
 export const REPLAY_WINDOW_MAX_SIZE = 65536;
-/** The window Android 14+ uses for every SA (see DESIGN.md); callers pass it explicitly. */
+/** The window Android 14+ uses for every SA (IpSecManager's default); callers pass it explicitly. */
 export const DEFAULT_REPLAY_WINDOW_SIZE = 4096;
 /**
  * Width used to infer the ESN high half when anti-replay is disabled (size 0): the nearest
@@ -276,7 +276,7 @@ export class ReplayWindow {
 
   /**
    * The received-bitmap in the Linux kernel's `xfrm_replay_state_esn.bmp[]` layout, which
-   * Android 15's `IpSecTransformState.getReplayBitmap()` returns (aosp-ipsec.md §12).
+   * Android 15's `IpSecTransformState.getReplayBitmap()` returns.
    *
    * Length: `ceil(size / 32) * 4` bytes (512 for a 4096 window; empty when disabled). Sequence
    * number `s` inside the window (`highest - size < s <= highest`, `s >= 1`) owns bit

@@ -1,7 +1,7 @@
 /**
  * The ESP algorithm table: Android's `IpSecAlgorithm` set (names = Linux crypto names) with key,
- * truncation/ICV, IV and block lengths (aosp-ipsec.md §3; RFC 3602, RFC 3686, RFC 2403/2404,
- * RFC 4868, RFC 3566, RFC 4494, RFC 4106, RFC 7634).
+ * truncation/ICV, IV and block lengths (Android's `IpSecAlgorithm`; RFC 3602, RFC 3686, RFC
+ * 2403/2404, RFC 4868, RFC 3566, RFC 4494, RFC 4106, RFC 7634).
  *
  * Pure data: importable by every layer that needs to validate algorithms (xfrm, ipsec).
  *
@@ -113,7 +113,7 @@ const ROWS: readonly AlgorithmInfo[] = [
     blockSize: 1,
     androidRequiredSdk: 31,
   },
-  // RFC 4106: AES-GCM, key ‖ 4-byte salt, 8-byte IV, ICV 8/12/16 bytes (§6).
+  // RFC 4106: AES-GCM, key ‖ 4-byte salt, 8-byte IV, ICV 8/12/16 bytes (RFC 4106 §6).
   {
     name: 'rfc4106(gcm(aes))',
     kind: 'aead',
@@ -143,7 +143,7 @@ function hmac(name: AuthName, keyBits: number, minBits: number, maxBits: number)
     kind: 'authentication',
     keyLengthsBits: [keyBits],
     saltLength: 0,
-    // Android does not enforce multiples of 8 (aosp-ipsec.md §3); the ICV is floor(bits / 8) bytes,
+    // Android does not enforce multiples of 8 (`IpSecAlgorithm`); the ICV is floor(bits / 8) bytes,
     // as Linux computes it (alg_trunc_len / 8).
     truncation: { minBits, maxBits, stepBits: 1 },
     ivLength: 0,

@@ -1,8 +1,9 @@
 /**
  * Private to src/ipsec: argument checks of the socket-like public objects (`IpSecDatagramSocket`,
- * `UdpEncapsulationSocket`) at the API boundary (style-anchors §6.5 kind 1). Addresses must be
- * numeric literals of the socket's family — never host names, so no DNS query is ever made — and
- * ports integers in range (`dgram` would silently wrap -1 to 65535 or truncate 1.5 to 1).
+ * `UdpEncapsulationSocket`) at the API boundary (wrong type → `TypeError`, as everywhere in the
+ * API). Addresses must be numeric literals of the socket's family — never host names, so no DNS
+ * query is ever made — and ports integers in range (`dgram` would silently wrap -1 to 65535 or
+ * truncate 1.5 to 1).
  */
 import { isIP } from 'node:net';
 import type { AddressFamily } from './backend.ts';

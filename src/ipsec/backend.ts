@@ -1,13 +1,14 @@
 /**
- * The `Backend` interface (DESIGN.md "Two backends, one API"): what the backend-independent
+ * The `Backend` interface (two backends, one API): what the backend-independent
  * service core ({@link IpSecService}) needs from whatever moves the packets.
  *
  * Implemented by the userspace ESP data path (`userspace_backend.ts` over `src/datapath/`) and,
- * by the kernel over NETLINK_XFRM (`kernel_backend.ts`). The shapes follow the kernel calls netd makes
- * (aosp-ipsec §8): `allocateSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict = `false`,
- * like the kernel's `ENOENT`), `createSa` ≈ `XFRM_MSG_UPDSA`, `deleteSa` ≈ `XFRM_MSG_DELSA`,
- * `applyToSocket`/`removeFromSocket` ≈ `setsockopt(IP_XFRM_POLICY)`, `openEncapSocket` ≈ a UDP
- * socket with `UDP_ENCAP_ESPINUDP`, `getTransformState` ≈ `XFRM_MSG_GETSA`.
+ * by the kernel over NETLINK_XFRM (`kernel_backend.ts`). The shapes follow the kernel calls netd
+ * makes (its XfrmController): `allocateSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict
+ * = `false`, like the kernel's `ENOENT`), `createSa` ≈ `XFRM_MSG_UPDSA`, `deleteSa` ≈
+ * `XFRM_MSG_DELSA`, `applyToSocket`/`removeFromSocket` ≈ `setsockopt(IP_XFRM_POLICY)`,
+ * `openEncapSocket` ≈ a UDP socket with `UDP_ENCAP_ESPINUDP`, `getTransformState` ≈
+ * `XFRM_MSG_GETSA`.
  *
  * Contract for errors: a backend throws the classes of `errors.ts` (`ResourceUnavailableError` for
  * a busy port, `IllegalArgumentError` for an `EINVAL`, `UnsupportedOperationError` for what it
@@ -129,7 +130,7 @@ export interface BackendSaConfig extends BackendSaAlgorithms {
   readonly ownerTag: number;
 }
 
-/** SA state as Android 15's `IpSecTransformState` reports it (aosp-ipsec §12). */
+/** SA state as Android 15's `IpSecTransformState` reports it. */
 export interface BackendTransformState {
   readonly txHighestSequenceNumber: bigint;
   readonly rxHighestSequenceNumber: bigint;

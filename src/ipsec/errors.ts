@@ -1,5 +1,6 @@
 /**
- * Error classes of the IpSecManager API (aosp-ipsec §10, style-anchors §6.5).
+ * Error classes of the IpSecManager API (Android's exception types, shaped `<Condition>Error`
+ * with a stable `code`).
  *
  * Android's checked exceptions become subclasses of {@link IpSecError}, each with a stable `code`:
  * `ResourceUnavailableException` → {@link ResourceUnavailableError}, `SpiUnavailableException` →

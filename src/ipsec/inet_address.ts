@@ -1,7 +1,8 @@
 /**
- * Numeric IP address checks of IpSecService (`checkInetAddress`, aosp-ipsec §1 step 1 and §4 f):
- * empty, non-numeric and wildcard addresses are refused with Android's messages. Addresses are
- * normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination compares like with like.
+ * Numeric IP address checks of IpSecService (`checkInetAddress`, used by SPI allocation and
+ * transform creation): empty, non-numeric and wildcard addresses are refused with Android's
+ * messages. Addresses are normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination
+ * compares like with like.
  */
 import { isIP, SocketAddress } from 'node:net';
 import { truncateText } from './_socket_args.ts';

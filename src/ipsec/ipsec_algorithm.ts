@@ -1,6 +1,6 @@
 /**
  * `IpSecAlgorithm`: algorithm name + key material + truncation length, validated exactly as
- * Android's `IpSecAlgorithm.checkValidOrThrow` (aosp-ipsec §3): name, then key length, then
+ * Android's `IpSecAlgorithm.checkValidOrThrow`: name, then key length, then
  * truncation (ICV) length. Key material is copied in and out and never printed or serialised.
  */
 import { truncateText } from './_socket_args.ts';
@@ -16,7 +16,7 @@ interface AlgorithmRule {
   readonly truncation?: { readonly min: number; readonly max: number } | readonly number[];
 }
 
-/* Android 14 table (aosp-ipsec §3). */
+/* Android 14 table (`IpSecAlgorithm`). */
 const RULES: ReadonlyMap<string, AlgorithmRule> = new Map<string, AlgorithmRule>([
   ['cbc(aes)', { kind: 'encryption', keyLengthsBits: [128, 192, 256] }],
   ['rfc3686(ctr(aes))', { kind: 'encryption', keyLengthsBits: [160, 224, 288] }],

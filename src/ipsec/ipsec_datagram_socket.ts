@@ -2,7 +2,7 @@
  * `IpSecDatagramSocket`: a protected UDP socket that behaves like `dgram.Socket` (bind, send,
  * `'message'` events with rinfo, close, address(), async iteration). Without a transform it sends
  * and receives clear text through a real UDP socket; with transforms applied by
- * `IpSecManager.applyTransportModeTransform` its traffic is ESP (aosp-ipsec §5).
+ * `IpSecManager.applyTransportModeTransform` its traffic is ESP.
  *
  * Android applies a transform synchronously; here apply and remove are asynchronous, so the
  * socket keeps a list of pending transform changes, marked synchronously when the manager's call

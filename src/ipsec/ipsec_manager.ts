@@ -1,5 +1,5 @@
 /**
- * `IpSecManager`: Android's `android.net.IpSecManager` for Node.js (aosp-ipsec §1, §5, §6).
+ * `IpSecManager`: Android's `android.net.IpSecManager` for Node.js.
  * A thin facade: every call goes to the {@link IpSecService} of its backend (one service per
  * backend instance, shared by every manager that uses it, like Android's system server).
  */

@@ -1,15 +1,16 @@
 /**
- * The backend-independent service core: Android's IpSecService rebuilt (aosp-ipsec §1, §2, §4–§7).
+ * The backend-independent service core: Android's IpSecService rebuilt.
  *
  * One service per {@link Backend} instance, shared by every manager (owner) using that backend:
  * - resource ids are global to the service, start at 1, are consumed even when the call then fails,
- *   and are never reused (§1 step 4, §14);
+ *   and are never reused (Android's `mNextResourceId`);
  * - quotas per owner: 64 SPIs, 64 transforms, 16 encapsulation sockets, taken after the backend
- *   succeeded and given back only at final release (§2);
+ *   succeeded and given back only at final release (Android 11+ quotas);
  * - refcounted lifetime: a transform references its SPI and its encapsulation socket; an SPI
- *   serves one transform ever; closing an SPI owned by a transform frees nothing (§7);
- * - every validation in Android's order with Android's outcome (§1, §4, §5, §6); only the manager
- *   that built a transform may apply it (§5).
+ *   serves one transform ever; closing an SPI owned by a transform frees nothing
+ *   (`RefcountedResource`);
+ * - every validation in Android's order with Android's outcome; only the manager that built a
+ *   transform may apply it.
  */
 
 import { Server as NetServer, Socket as NetSocket } from 'node:net';
@@ -39,7 +40,7 @@ import type { IpSecAlgorithm } from './ipsec_algorithm.ts';
 import { RefcountedResource } from './refcounted_resource.ts';
 import { sweepRandomSpi } from './spi_allocator.ts';
 
-/** Android's per-UID quotas since Android 11 (aosp-ipsec §2). */
+/** Android's per-UID quotas since Android 11. */
 export const MAX_NUM_SPIS = 64;
 /** Transforms per owner. */
 export const MAX_NUM_TRANSFORMS = 64;
@@ -170,11 +171,11 @@ export class IpSecService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // SPIs (§1)
+  // SPIs
   // -------------------------------------------------------------------------------------------
 
   /**
-   * `allocateSecurityParameterIndex` (§1): address check, reserved range, id, quota, backend.
+   * `allocateSecurityParameterIndex`: address check, reserved range, id, quota, backend.
    * `requestedSpi` 0 = random. Returns the resource id, the SPI and the normalised destination.
    */
   allocateSpi(
@@ -236,7 +237,7 @@ export class IpSecService {
     return { resourceId, spi, destination: dst };
   }
 
-  /** `releaseSecurityParameterIndex`: drops the user reference; unknown id → IAE (§7). */
+  /** `releaseSecurityParameterIndex`: drops the user reference; unknown id → IAE. */
   releaseSpi(caller: Caller, resourceId: number): Promise<void> {
     return this.#serialize(() => this.#releaseSpi(caller, resourceId));
   }
@@ -250,10 +251,10 @@ export class IpSecService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Encapsulation sockets (§6)
+  // Encapsulation sockets
   // -------------------------------------------------------------------------------------------
 
-  /** `openUdpEncapsulationSocket` (§6): port range, id, quota, bind (any failure → resource unavailable). */
+  /** `openUdpEncapsulationSocket`: port range, id, quota, bind (any failure → resource unavailable). */
   openEncapSocket(
     caller: Caller,
     port: number,
@@ -325,10 +326,10 @@ export class IpSecService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Transforms (§4)
+  // Transforms
   // -------------------------------------------------------------------------------------------
 
-  /** `createTransform` for transport mode, checks in Android's order (§4 steps 3a–3h, 4–7). */
+  /** `createTransform` for transport mode, checks in Android's order (`createTransform`). */
   createTransform(
     caller: Caller,
     config: TransformConfig,
@@ -472,7 +473,7 @@ export class IpSecService {
     await record.resource.userRelease();
   }
 
-  /** `getTransformState` (Android 15, §12). */
+  /** `getTransformState` (Android 15). */
   async getTransformState(caller: Caller, resourceId: number): Promise<BackendTransformState> {
     const record = this.#owner(caller.owner).transforms.get(resourceId);
     if (record === undefined) throw new IllegalStateError('This transform is already closed');
@@ -484,10 +485,10 @@ export class IpSecService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Sockets (§5)
+  // Sockets
   // -------------------------------------------------------------------------------------------
 
-  /** `applyTransportModeTransform` (§5): direction, transform of this owner, creator only. */
+  /** `applyTransportModeTransform`: direction, transform of this owner, creator only. */
   applyTransportModeTransform(
     caller: Caller,
     socket: BackendDatagramSocket | BackendStreamSocket,
@@ -521,7 +522,7 @@ export class IpSecService {
     await this.#backend.applyToSocket(socket, dir, record.sa);
   }
 
-  /** `removeTransportModeTransforms` (§5): no validation; both directions. */
+  /** `removeTransportModeTransforms`: no validation; both directions. */
   removeTransportModeTransforms(
     socket: BackendDatagramSocket | BackendStreamSocket,
   ): Promise<void> {
@@ -579,7 +580,7 @@ function noStreamSockets(backend: Backend): UnsupportedOperationError {
   );
 }
 
-/** `checkDirection` (§5): IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE. */
+/** `checkDirection`: IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE. */
 function checkDirection(direction: unknown): TransformDirection {
   if (direction === 0) return 'in';
   if (direction === 1) return 'out';
@@ -589,7 +590,7 @@ function checkDirection(direction: unknown): TransformDirection {
   throw new IllegalArgumentError(`Invalid Direction: ${describeValue(direction)}`);
 }
 
-/** `validateAlgorithms` (§4 3b). */
+/** `validateAlgorithms` (the algorithm step of `createTransform`). */
 function validateAlgorithms(config: TransformConfig): BackendSaAlgorithms {
   const { encryption: crypt, authentication: auth, authenticatedEncryption: aead } = config;
   if (crypt === undefined && auth === undefined && aead === undefined) {

@@ -1,5 +1,5 @@
 /**
- * `IpSecTransform` and its `Builder` (aosp-ipsec §4, §7, §12): a transport-mode security
+ * `IpSecTransform` and its `Builder`: a transport-mode security
  * association built from application keys. The destination comes from the SPI; the builder can
  * be reused; closing an applied transform makes the socket's I/O fail until
  * `removeTransportModeTransforms` (never clear text).

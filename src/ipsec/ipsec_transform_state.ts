@@ -1,5 +1,5 @@
 /**
- * `IpSecTransformState` (Android 15, aosp-ipsec §12): a snapshot of an SA's sequence numbers,
+ * `IpSecTransformState` (Android 15): a snapshot of an SA's sequence numbers,
  * packet and byte counters and anti-replay bitmap.
  */
 

@@ -1,10 +1,11 @@
 /**
  * The kernel backend: the {@link Backend} interface on the Linux XFRM framework,
- * with the calls and field choices of Android's netd (aosp-ipsec §8): `XFRM_MSG_ALLOCSPI` with
+ * with the calls and field choices of Android's netd (XfrmController): `XFRM_MSG_ALLOCSPI` with
  * min = max for reservations, `XFRM_MSG_UPDSA` over the larval state (reqid = owner tag, replay
  * window 4096 in `XFRMA_REPLAY_ESN_VAL`, ESP-in-UDP template with the encapsulation socket's port),
- * `XFRM_MSG_DELSA`, `XFRM_MSG_GETSA`, per-socket policies via `IP(V6)_XFRM_POLICY` (§5) and UDP
- * sockets with `UDP_ENCAP_ESPINUDP` (§6). The kernel moves the packets; this file only programs it.
+ * `XFRM_MSG_DELSA`, `XFRM_MSG_GETSA`, per-socket policies via `IP(V6)_XFRM_POLICY` (applied
+ * transforms) and UDP sockets with `UDP_ENCAP_ESPINUDP` (encapsulation sockets). The kernel moves
+ * the packets; this file only programs it.
  *
  * Linux facts this file is built around (docs/xfrm.md): an OUT socket policy without its
  * SA makes Node's `dgram.send()` retry `EAGAIN` forever, so a socket whose applied outbound SA was
@@ -261,7 +262,7 @@ class KernelDatagramSocket extends EventEmitter implements BackendDatagramSocket
   readonly udp: Socket;
   outboundSa: KernelSa | undefined;
   inboundSa: KernelSa | undefined;
-  /** Previous inbound SAs still accepted until deleted (rekey overlap, §5). */
+  /** Previous inbound SAs, accepted until deleted (rekey overlap: the old transform keeps decrypting). */
   readonly heldInboundSas = new Set<KernelSa>();
   #bound: SocketAddressInfo | undefined;
   #binding: Promise<SocketAddressInfo> | undefined;
@@ -542,7 +543,8 @@ export class KernelBackend implements Backend {
         );
       }
     } catch (err: unknown) {
-      // ENOENT: "No SPI available in the requested range" — taken (aosp-ipsec §1).
+      // ENOENT: "No SPI available in the requested range" — taken (Android maps it to
+      // `SpiUnavailableException`).
       if (err instanceof NetlinkError && err.errno === ENOENT) return false;
       throw err;
     }
@@ -872,8 +874,9 @@ export class KernelBackend implements Backend {
 
   /**
    * The inbound template names the current SA's SPI (netd). While older SAs are held for a
-   * lossless rekey (§5: "traffic on the old transform will continue to be decrypted"), the kernel
-   * could not match several SPIs with one template, so it names SPI 0 (any) and the owner's reqid.
+   * lossless rekey (Android's `applyTransportModeTransform` keeps decrypting on the old one), the
+   * kernel could not match several SPIs with one template, so it names SPI 0 (any) and the owner's
+   * reqid.
    */
   #installInbound(s: KernelDatagramSocket): void {
     const sa = s.inboundSa;
@@ -923,7 +926,7 @@ export class KernelBackend implements Backend {
     if (state === undefined || esn === undefined) {
       throw new IllegalStateError('Failed to get IpSecTransformState');
     }
-    // aosp-ipsec §12: the raw bitmap bytes, i.e. the u32 words little-endian.
+    // Android 15's getReplayBitmap(): the raw bitmap bytes, i.e. the u32 words little-endian.
     const bitmap = new Uint8Array(esn.bmpLength * 4);
     const view = new DataView(bitmap.buffer);
     esn.bitmap.forEach((word, i) => {

@@ -1,5 +1,5 @@
 /**
- * Refcounted resource lifetime of IpSecService (aosp-ipsec §7, `RefcountedResource`).
+ * Refcounted resource lifetime of IpSecService (`RefcountedResource`).
  *
  * The count starts at 1 (the user's reference); constructing a parent adds 1 to each child.
  * `userRelease()` (explicit close or owner teardown) is idempotent: it invalidates the id and drops

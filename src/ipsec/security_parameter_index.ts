@@ -1,5 +1,5 @@
 /**
- * `SecurityParameterIndex`: a reserved SPI for one destination (aosp-ipsec §1, §7). Closing it
+ * `SecurityParameterIndex`: a reserved SPI for one destination. Closing it
  * frees the reservation unless a transform was built from it; then the transform owns the SPI
  * and closing frees nothing until the transform is closed too.
  */

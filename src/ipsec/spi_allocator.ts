@@ -1,5 +1,5 @@
 /**
- * SPI allocation as netd does it (aosp-ipsec §1, `XfrmController::allocateSpi`, `RandomSpi`):
+ * SPI allocation as netd does it (`XfrmController::allocateSpi`, `RandomSpi`):
  * a requested SPI gets exactly one attempt; a random SPI is a sequential sweep over
  * [RAND_SPI_MIN, RAND_SPI_MAX] starting at a random point, one reservation attempt per candidate,
  * stopping at the first free one. Randomness is injected (seeded in tests).

@@ -1,5 +1,5 @@
 /**
- * `UdpEncapsulationSocket` (aosp-ipsec §6, RFC 3948): a UDP socket for ESP-in-UDP that also
+ * `UdpEncapsulationSocket` (RFC 3948): a UDP socket for ESP-in-UDP that also
  * carries IKE. As on Android and Linux, the application sees IKE datagrams exactly as they are on
  * the wire: `send()` sends the bytes it is given (an IKE message starts with the 4-byte non-ESP
  * marker of RFC 3948 §2.2, which the caller writes) and `'message'` delivers every received

@@ -2,7 +2,7 @@
  * C library number parsing as netd uses it: `strtol`/`strtoul`/`strtoull` on an LP64 system
  * (64-bit long), including base 0 auto-detection (`0x` hex, leading `0` octal), leading
  * white space, an optional sign, saturation on overflow and unsigned negation
- * (aosp-netutils.md §4.2 sequence numbers, §4.4 network ids).
+ * (how netd reads sequence numbers and network ids).
  */
 
 const ULONG_MAX = (1n << 64n) - 1n;

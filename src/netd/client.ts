@@ -1,5 +1,5 @@
 /**
- * The ndc side of the netd socket protocol (aosp-netutils.md §4.2 "ndc client"): builds the
+ * The ndc side of the netd socket protocol (AOSP's `ndc` client): builds the
  * request (sequence number `0` prepended unless the first word starts with a digit; arguments
  * with spaces quoted), sends it with its NUL in one write, and collects reply lines up to the
  * first final one (code 200..599).

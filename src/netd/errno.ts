@@ -1,6 +1,6 @@
 /**
  * Linux errno names, numbers and their glibc/bionic `strerror` texts, as netd prints them in
- * `400 <seq> <action> failed (<strerror>)` replies (aosp-netutils.md §4.3).
+ * `400 <seq> <action> failed (<strerror>)` replies.
  * Also maps the diagnostics printed by iproute2 back to an errno (see `errnoFromToolOutput`).
  */
 

@@ -1,7 +1,7 @@
 /**
- * Error classes of the netd layer (DESIGN.md error shapes: `<Condition>Error`, stable `code`).
+ * Error classes of the netd layer (the project's error shape: `<Condition>Error`, stable `code`).
  * `NetdOperationError` is the one the command table turns into a `400 … failed (<strerror>)`
- * reply (aosp-netutils.md §4.3); the others are start-up and client conditions.
+ * reply; the others are start-up and client conditions.
  */
 import type { Errno } from './errno.ts';
 

@@ -1,5 +1,5 @@
 /**
- * netd's socket mark layout and network permissions (aosp-netutils.md §4.6 "Fwmark";
+ * netd's socket mark layout and network permissions (netd's
  * `include/Fwmark.h`, `include/Permission.h`): bits 0–15 netId, bit 16 explicitlySelected,
  * bit 17 protectedFromVpn, bits 18–19 permission, bit 20 uidBillingDone.
  */

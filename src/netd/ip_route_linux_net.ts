@@ -1,6 +1,6 @@
 /**
  * `LinuxNet` on the real kernel through iproute2 (`ip`) and iptables/ip6tables, run with
- * `execFile` and argv arrays, plus sysctl files under /proc/sys/net (aosp-netutils.md §4.6).
+ * `execFile` and argv arrays, plus sysctl files under /proc/sys/net.
  * /proc/sys/net is per network namespace, and so are the netlink and netfilter state the tools
  * change, so the daemon only ever touches the namespace it runs in (`ip netns exec NS tsnetd`).
  *

@@ -1,5 +1,5 @@
 /**
- * The I/O edge of netd: the few Linux operations the controllers need (aosp-netutils.md §4.6),
+ * The I/O edge of netd: the few Linux operations the controllers need (Android 9–11 recipe),
  * as one interface with two implementations: `IpRouteLinuxNet` (iproute2 + iptables through
  * `execFile`, sysctls under /proc/sys/net) and `MemoryLinuxNet` (an in-memory double with the
  * kernel's errno behaviour, for the pure protocol tests).

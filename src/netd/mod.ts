@@ -1,6 +1,6 @@
 /**
  * Public API of the netd layer: the daemon core (`Netd`), its socket server, the ndc client,
- * the protocol pieces and the Linux edge (aosp-netutils.md §4).
+ * the protocol pieces and the Linux edge.
  */
 
 export { cStrtol, cStrtoul } from './c_number.ts';

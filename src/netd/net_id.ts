@@ -1,5 +1,5 @@
 /**
- * Network-id arguments of netd commands (aosp-netutils.md §4.4, `stringToNetId` of Android 9):
+ * Network-id arguments of netd commands (`stringToNetId` of Android 9):
  * `local` → 99, `oem<N>` → N + 1 for 1 ≤ N ≤ 50, `handle<H>` → high 32 bits of H when the low
  * 32 bits are the Android 9+ magic `0xcafed00d`, anything else → C `strtoul(…, 0)` truncated to
  * 32 bits (0, never a valid netId, on garbage).

@@ -1,5 +1,5 @@
 /**
- * netd's NetworkController for the commands of aosp-netutils.md §4.5: physical networks
+ * netd's NetworkController for the `network` and `ipfwd` commands: physical networks
  * (OEM ids 1..50 and framework ids 100..65535), the built-in local network 99, interface
  * membership and routes, with netd's errno semantics (ENONET unknown network, EEXIST, EBUSY
  * interface in another network, ENODEV/ENOENT for routes on foreign interfaces, EINVAL ids).

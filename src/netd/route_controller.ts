@@ -1,5 +1,5 @@
 /**
- * netd's RouteController on Linux policy routing, Android 9–11 recipe (aosp-netutils.md §4.6):
+ * netd's RouteController on Linux policy routing, Android 9–11 recipe:
  * one table per interface (ifindex + 1000, cached by name), the fixed tables 97/98/99, the
  * start-up rules, the per-interface rules by permission, the incoming-packet MARK rules in
  * mangle `routectrl_mangle_INPUT`, routes, and the tethering rules of `ipfwd add|remove`.

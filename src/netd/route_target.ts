@@ -1,5 +1,5 @@
 /**
- * Destination and next-hop arguments of `network route` (aosp-netutils.md §4.5; netd's
+ * Destination and next-hop arguments of `network route` (netd's
  * `parsePrefix` and `inet_pton` checks): `addr/prefixlen` with a decimal length ≤ 32 (IPv4) or
  * ≤ 128 (IPv6); a next hop is an address of the same family or `unreachable`/`throw`.
  * Anything else is EINVAL. Unlike netd's `getaddrinfo`, the short IPv4 forms (`10.1`) and

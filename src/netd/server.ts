@@ -1,5 +1,5 @@
 /**
- * The netd Unix stream socket server (aosp-netutils.md §4.2): one `ProtocolSession` per
+ * The netd Unix stream socket server (netd's FrameworkListener framing): one `ProtocolSession` per
  * connection, replies NUL-terminated, pipelined requests answered in order, many clients.
  *
  * Socket file: created under umask 0o117 and then chmod 0660 (netd.rc `socket netd stream

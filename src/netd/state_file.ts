@@ -1,5 +1,5 @@
 /**
- * Crash-recovery state of the daemon (aosp-netutils.md §4.6 start-up): what Linux looked like
+ * Crash-recovery state of the daemon (what netd resets at start-up): what Linux looked like
  * before tsnetd changed it — the policy rules `init()` flushed and the original value of every
  * sysctl it wrote — plus the routing tables it put routes in. Written before each change,
  * removed after a clean shutdown. A daemon that finds the file at start-up knows its

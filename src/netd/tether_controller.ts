@@ -1,5 +1,5 @@
 /**
- * IP forwarding driven by a set of requesters (aosp-netutils.md §4.5 `ipfwd enable|disable`;
+ * IP forwarding driven by a set of requesters (`ipfwd enable|disable`;
  * `TetherController::setIpFwdEnabled`, Android 9): a non-empty set writes 1 to
  * `ipv4/ip_forward` and `ipv6/conf/all/forwarding`; an empty set writes 0 to both and then 0
  * to `accept_redirects` of `all`, `default` and every interface, IPv4 and IPv6.

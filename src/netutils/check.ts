@@ -1,5 +1,6 @@
 /**
- * The allow-list check (`aosp-netutils.md` §1.5), pure: argv in, verdict out.
+ * The allow-list check of AOSP's netutils wrapper (POSIX ERE match of the joined argv), pure: argv
+ * in, verdict out.
  *
  * AOSP joins argv with single spaces and searches each rule in order; the first match allows.
  * tsnetd keeps that, and adds one hardening step before it: an argument that is empty or holds

@@ -1,5 +1,5 @@
 /**
- * Dispatch on the invocation name (`aosp-netutils.md` §1.1–§1.3), pure.
+ * Dispatch on the invocation name (which tool the wrapper was installed as), pure.
  *
  * AOSP walks `ip6tables, iptables, ndc, tc, ip` and takes the first name the basename of
  * argv[0] starts with; that only works because the list is ordered longest-first. tsnetd keeps
@@ -11,13 +11,13 @@
 /** A tool the wrapper can run. */
 export type WrappedTool = 'ip6tables' | 'iptables' | 'ndc' | 'tc' | 'ip';
 
-/** The tools, in AOSP's list order (§1.2). */
+/** The tools, in the order of AOSP's dispatch loop. */
 export const WRAPPED_TOOLS: readonly WrappedTool[] = ['ip6tables', 'iptables', 'ndc', 'tc', 'ip'];
 
-/** The program's own name; invoked under it, the wrapper runs nothing (§1.3). */
+/** The program's own name; invoked under it, the wrapper runs nothing. */
 export const WRAPPER_NAME = 'netutils-wrapper-1.0';
 
-/** The name each tool is installed under (a symlink or bin entry to the one program, §1.1). */
+/** The name each tool is installed under (a symlink or bin entry to the one program). */
 export const INVOCATION_NAMES: Readonly<Record<WrappedTool, string>> = {
   ip6tables: 'ip6tables-wrapper-1.0',
   iptables: 'iptables-wrapper-1.0',
@@ -27,7 +27,7 @@ export const INVOCATION_NAMES: Readonly<Record<WrappedTool, string>> = {
 };
 
 /**
- * The text after the last `/` of a path, or the whole text (symlinks are not resolved, §1.2.1).
+ * The text after the last `/` of a path, or the whole text (symlinks are not resolved, as in AOSP).
  *
  * @example
  * ```ts
@@ -59,7 +59,7 @@ export function selectTool(basename: string): WrappedTool | undefined {
 
 /**
  * The argv the check sees and the tool receives: argv[0] replaced by `<toolDir>/<tool>`
- * (§1.2.3), the other arguments untouched.
+ * (AOSP uses `/system/bin`), the other arguments untouched.
  *
  * @example
  * ```ts

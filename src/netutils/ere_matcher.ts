@@ -1,7 +1,8 @@
 /**
  * A small POSIX extended regular expression (ERE) engine for the dialect the netutils
- * allow-list uses (`aosp-netutils.md` §1.5, §2): literals, `.`, bracket expressions, groups,
- * `|`, `?`, `*`, `+`, `{m}`, `{m,}`, `{m,n}`, `^`, `$` and backslash-escaped punctuation.
+ * allow-list uses (AOSP compiles its rules with `regcomp(REG_EXTENDED)`): literals, `.`, bracket
+ * expressions, groups, `|`, `?`, `*`, `+`, `{m}`, `{m,}`, `{m,n}`, `^`, `$` and backslash-escaped
+ * punctuation.
  *
  * It exists for two jobs the JavaScript `RegExp` cannot do:
  * 1. validate config-file fragments strictly: only syntax whose meaning is the same in POSIX

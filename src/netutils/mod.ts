@@ -1,5 +1,5 @@
 /**
- * Public API of the netutils wrapper (`aosp-netutils.md` §1–§2): the allow-list data, the
+ * Public API of the netutils wrapper (AOSP's `netutils-wrapper-1.0`): the allow-list data, the
  * pure check and dispatch, the configuration parser, `explain`, and the runner.
  */
 export {

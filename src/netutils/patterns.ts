@@ -1,7 +1,7 @@
 /**
  * The netutils-wrapper allow-list as data: every Android release's rule list, fully
  * macro-expanded, with pattern strings byte-identical to AOSP `NetUtilsWrapper-1.0.cpp`
- * (`aosp-netutils.md` §2, `netutils-patterns.json`), plus the building blocks (§2.1) that
+ * (copied in `test/vectors/netutils/patterns.json`), plus the building blocks (its macros) that
  * tsnetd uses to extend the vendor interface and vendor chain alternatives from its config.
  *
  * The strings are POSIX extended regular expressions that also work unchanged as JavaScript
@@ -26,7 +26,7 @@ export const NETUTILS_RELEASES: readonly NetutilsRelease[] = [
 
 /**
  * Single Android version numbers accepted in the config file, mapped to the rule set that
- * release shipped (`aosp-netutils.md` §0, change history).
+ * release shipped (from the file's change history in AOSP).
  */
 export const RELEASE_ALIASES: Readonly<Record<string, NetutilsRelease>> = {
   '8.0': '8.0',
@@ -40,7 +40,7 @@ export const RELEASE_ALIASES: Readonly<Record<string, NetutilsRelease>> = {
   '15': '15',
 };
 
-// Spec values: the macros of NetUtilsWrapper-1.0.cpp (aosp-netutils.md §2.1), verbatim.
+// Spec values: the macros of NetUtilsWrapper-1.0.cpp, verbatim.
 
 /** `SYSTEM_DIRNAME`: the directory AOSP hard-codes; tsnetd re-anchors rules on its own. */
 export const SYSTEM_DIRNAME = '/system/bin/';
@@ -57,7 +57,7 @@ export const WWAN_IFACE = 'wwan[0-9]+';
 /** The alternatives of `VENDOR_CHAIN` (8.0+). */
 export const VENDOR_CHAIN_FRAGMENTS: readonly string[] = ['oem_.*', 'nm_.*', 'qcom_.*'];
 
-/** The alternatives of `VENDOR_IFACE` per rule set (§2.1: 8.0-9, 10-13, 14+). */
+/** The alternatives of `VENDOR_IFACE` per rule set (Android 8.0-9, 10-13, 14+). */
 export const VENDOR_INTERFACE_FRAGMENTS: Readonly<Record<NetutilsRelease, readonly string[]>> = {
   '8.0': [OEM_IFACE, RMNET_IFACE],
   '8.1-9': [OEM_IFACE, RMNET_IFACE],
@@ -68,7 +68,7 @@ export const VENDOR_INTERFACE_FRAGMENTS: Readonly<Record<NetutilsRelease, readon
 };
 
 /**
- * `EXPECTED_REGEXPS` of every release, fully expanded, in source order (§2.2, §2.3).
+ * `EXPECTED_REGEXPS` of every release, fully expanded, in the order of AOSP's source.
  * Rule numbers in messages are 1-based indexes into these lists.
  *
  * @example

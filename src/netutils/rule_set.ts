@@ -1,5 +1,5 @@
 /**
- * A compiled allow-list: one release's rules (`aosp-netutils.md` §2), re-anchored on the tool
+ * A compiled allow-list: one release's rules, re-anchored on the tool
  * directory actually used and, optionally, with extra vendor interface / vendor chain
  * alternatives. The RegExps are compiled once, when the rule set is built; the default rule
  * set (Android 15, `/system/bin`) is built at module load.
@@ -102,7 +102,7 @@ export class RuleSet {
           const nfa = EreMatcher.compile(p);
           return { test: (input: string) => nfa.matches(input) };
         })
-      : // `s`: POSIX `.` matches a newline too (aosp-netutils.md §1.5).
+      : // `s`: POSIX `.` matches a newline too (AOSP's `regexec` without `REG_NEWLINE`).
         patterns.map((p) => new RegExp(p, 's'));
   }
 

@@ -1,5 +1,5 @@
 /**
- * Runs the real tool (`aosp-netutils.md` §1.2.4): argv[0] is the tool's path, the arguments
+ * Runs the real tool as AOSP's wrapper does with `execv`: argv[0] is the tool's path, the arguments
  * are passed untouched, stdio and environment are inherited, and no shell is involved
  * (`spawn` with an argv array). AOSP `execv`s; Node cannot, so the wrapper stays as the parent,
  * forwards SIGTERM, SIGINT and SIGHUP to the tool while it runs, and exits with the tool's

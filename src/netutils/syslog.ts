@@ -1,6 +1,6 @@
 /**
  * One line to the system log for a refused command (AOSP writes it to logcat at INFO with tag
- * `NetUtilsWrapper`, `aosp-netutils.md` §1.4).
+ * `NetUtilsWrapper`).
  *
  * Node has no Unix datagram sockets, so the line is handed to util-linux `logger`, started by
  * absolute path (never through `PATH`), with an argv array (no shell), an empty environment,

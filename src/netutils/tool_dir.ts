@@ -1,5 +1,5 @@
 /**
- * Where the real tools live. AOSP hard-codes `/system/bin` (`aosp-netutils.md` §1.2.3);
+ * Where the real tools live. AOSP hard-codes `/system/bin`;
  * Linux keeps them in `/usr/sbin` or `/sbin`, so tsnetd takes, in order: `NETUTILS_BIN_DIR`,
  * the config file's `binDir`, else the first of {@link DEFAULT_TOOL_DIRS} that holds an
  * executable of the tool's name. `PATH` is never consulted.

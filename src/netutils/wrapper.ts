@@ -1,18 +1,19 @@
 /**
- * The netutils wrapper program (`aosp-netutils.md` §1), as a function the CLI calls:
+ * The netutils wrapper program (AOSP's `netutils-wrapper-1.0`), as a function the CLI calls:
  *
  * 1. dispatch on the basename of the invoked path (argv[1] for Node) — `dispatch.ts`;
- *    no tool selected → `explain` if asked, else exit 1 having run nothing (§1.3);
+ *    no tool selected → `explain` if asked, else exit 1 having run nothing;
  * 2. load the configuration (missing default file = defaults; anything malformed = exit 1)
  *    and pick the tool directory — `config.ts` (imported lazily), `tool_dir.ts`;
  * 3. rewrite argv[0] to `<tool dir>/<tool>` and check it — `check.ts`;
  * 4. refused → one stderr line `NetUtilsWrapper: Unexpected command: <joined argv>`, one
  *    syslog line, exit 1; allowed → run the tool and exit with its status — `run.ts`.
  *
- * Deliberate differences from AOSP: no iptables→ip fallback after a refusal (§1.2.5);
- * arguments that are empty or hold whitespace/control characters are refused; the tool
- * directory is configurable; a tool that cannot be started is reported on stderr.
- * The start-up path imports only what a wrapped call needs, to keep process start-up cheap.
+ * Deliberate differences from AOSP: no iptables→ip fallback after a refusal (AOSP's loop
+ * re-checks a refused iptables command as `ip`); arguments that are empty or hold
+ * whitespace/control characters are refused; the tool directory is configurable; a tool that cannot
+ * be started is reported on stderr. The start-up path imports only what a wrapped call needs, to
+ * keep process start-up cheap.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { checkCommand, MAX_COMMAND_LENGTH, printableCommand } from './check.ts';

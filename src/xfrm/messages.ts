@@ -1,5 +1,5 @@
 /**
- * XFRM netlink messages (include/uapi/linux/xfrm.h; Android netd XfrmController, aosp-ipsec §8):
+ * XFRM netlink messages (include/uapi/linux/xfrm.h; Android netd's XfrmController):
  * `XFRM_MSG_ALLOCSPI` (`xfrm_userspi_info`), `XFRM_MSG_NEWSA` / `XFRM_MSG_UPDSA`
  * (`xfrm_usersa_info` + algorithm, encap, replay-ESN and mark attributes), `XFRM_MSG_DELSA` /
  * `XFRM_MSG_GETSA` (`xfrm_usersa_id`), the `GETSA` dump, the SA decoder for the kernel's `NEWSA`
@@ -393,7 +393,7 @@ export interface XfrmSelector {
   readonly user: number;
 }
 
-/** The `xfrm_usersa_info` fields a request sets (aosp-ipsec §8 lists Android's choices). */
+/** The `xfrm_usersa_info` fields a request sets (netd's XfrmController sets the same ones). */
 export interface XfrmSaInfoInit {
   /** Numeric IPv4/IPv6 destination; its family is the SA family. */
   readonly destination: string;
@@ -964,7 +964,7 @@ export function encodeNewSaRequest(options: XfrmSaRequestOptions): Uint8Array {
 
 /**
  * Encodes `XFRM_MSG_UPDSA`: installs the full SA over the larval state `ALLOCSPI` created, or
- * updates an existing SA (`ESRCH` if neither exists). Android always uses this one (§8).
+ * updates an existing SA (`ESRCH` if neither exists). Android's netd always uses this one.
  *
  * @throws {TypeError} see {@link encodeNewSaRequest}.
  * @throws {RangeError} see {@link encodeNewSaRequest}.
@@ -1187,7 +1187,7 @@ export function encodeNewPolicyRequest(options: XfrmNewPolicyOptions): Uint8Arra
  * @throws {TypeError} on an unparsable template address.
  * @example
  * ```ts
- * // Android's transport-mode policy (aosp-ipsec §8):
+ * // Android's transport-mode policy (netd's XfrmController):
  * const value = encodeSocketPolicy(
  *   { direction: 'out', selector: { family: AF_INET }, flags: XFRM_POLICY_LOCALOK, share: XFRM_SHARE_UNIQUE },
  *   { destination: '192.0.2.1', source: '192.0.2.2', spi: 0xd1201d, reqid: 1000, share: XFRM_SHARE_UNIQUE },

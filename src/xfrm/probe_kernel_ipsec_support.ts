@@ -1,6 +1,6 @@
 /**
  * Detects whether the running kernel can be the IPsec backend, without crashing on kernels that
- * cannot (DESIGN.md "Kernels without ESP are detected and reported").
+ * cannot: a kernel without ESP is detected and reported, never a crash.
  *
  * Steps: open a NETLINK_XFRM socket (fails → `'no-xfrm'`); send `XFRM_MSG_NEWSA` for a scratch
  * transport SA (AES-CBC + HMAC-SHA256, destination 192.0.2.1 from TEST-NET-1, a random SPI, and

@@ -1,5 +1,5 @@
 /**
- * Socket options the kernel backend sets on ordinary Node sockets (aosp-ipsec §5, §6, §8):
+ * Socket options the kernel backend sets on ordinary Node sockets, as Android's netd does:
  * per-socket transport-mode policies (`IP_XFRM_POLICY` 17 at `IPPROTO_IP`, `IPV6_XFRM_POLICY` 35 at
  * `IPPROTO_IPV6`; value from `encodeSocketPolicy`), their removal (`setsockopt(…, NULL, 0)` clears
  * both directions — netd's `ipSecRemoveTransportModeTransform`), and RFC 3948 decapsulation on a

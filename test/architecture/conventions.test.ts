@@ -1,5 +1,5 @@
 /**
- * Checks the conventions of spec/style-anchors.md §6 that can be read off the source text:
+ * Checks the project's conventions that can be read off the source text:
  * every file opens with a JSDoc header, no `any` or TypeScript suppressions in src/, error codes
  * are `ERR_<AREA>_<CONDITION>` with the area of the layer that defines them, and every layer
  * has a `mod.ts`.

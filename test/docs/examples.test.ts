@@ -1,6 +1,6 @@
 /**
- * Runs every TSDoc `@example` of the public layers as a standalone program (style anchors §6.8:
- * "one titled `@example` that runs"). Each ```ts fence is extracted, its `tsnetd/<layer>` and
+ * Runs every TSDoc `@example` of the public layers as a standalone program (the project's
+ * rule: one titled `@example` that runs). Each ```ts fence is extracted, its `tsnetd/<layer>` and
  * relative imports are pointed at the sources, and it runs as an ES module (top-level await) in
  * its own `node --import tsx` process, which must exit 0 within 20 s. Examples may only touch
  * loopback. Examples that cannot run standalone by nature are in {@link ALLOWED_TO_FAIL}, with

@@ -1,6 +1,6 @@
 /**
  * Live oracle: Debian python3-scapy 2.5.0 (`scapy.layers.ipsec`) against the ESP engine, in
- * both directions, for every algorithm scapy 2.5.0 implements (GitHub issue 2 §3.4):
+ * both directions, for every algorithm scapy 2.5.0 implements (GitHub issue 2):
  *
  * - "scapy opens ours": EspOutboundSa seals (engine default IV sources), scapy decrypts and
  *   verifies the ICV/tag, we compare payload, next header, sequence number and check the pad

@@ -1,6 +1,6 @@
 /**
  * Live oracle: Debian tshark 4.0.17 (Wireshark's ESP dissector, packet-ipsec.c) decrypts and
- * authenticates what the ESP engine seals (GitHub issue 2 §3.4).
+ * authenticates what the ESP engine seals (GitHub issue 2).
  *
  * Every packet the engine seals goes into one pcap (src/datapath/pcap_writer.ts) in three
  * framings — IPv4 protocol 50, IPv4 UDP 4500→4500 (RFC 3948 ESP-in-UDP) and IPv6 next header 50

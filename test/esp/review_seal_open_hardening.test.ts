@@ -205,7 +205,7 @@ describe('review: SharedArrayBuffer-backed packets in open()', () => {
 
 describe('review: option validation', () => {
   test('nextSequenceNumber of the wrong type is refused before any packet is sealed', () => {
-    // A wrong type is a TypeError (style-anchors §6.5), a bigint out of range a RangeError.
+    // A wrong type is a TypeError (the API's error rule), a bigint out of range a RangeError.
     for (const bad of [1, '1', 1.5, {}]) {
       assert.throws(
         () => new EspOutboundSa({ ...GCM, nextSequenceNumber: bad as unknown as bigint }),

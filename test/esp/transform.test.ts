@@ -1,4 +1,4 @@
-/** The algorithm table matches Android's IpSecAlgorithm (aosp-ipsec.md §3). */
+/** The algorithm table matches Android's IpSecAlgorithm. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ALGORITHMS, isValidTruncationBits } from '../../src/esp/mod.ts';

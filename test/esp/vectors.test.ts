@@ -2,7 +2,8 @@
  * Every published vector of test/vectors/esp/esp-vectors.json, in both directions, at the SA
  * level (EspOutboundSa/EspInboundSa) and at the transform level (SPI 0 of case 4 is refused by
  * the SA API, RFC 4303 §2.1, so that case is checked at the transform level only), plus the
- * derived negative twins of esp-rules-and-oracles.md §6 next to every vector.
+ * derived negative twins (flipped ICV bits, wrong SPI, truncation, bad padding, replay, wrong
+ * ESN high half) next to every vector.
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, createHmac } from 'node:crypto';

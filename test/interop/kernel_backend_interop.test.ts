@@ -2,7 +2,7 @@
  * Cross-backend interop (GitHub issue 6, point 5): a userspace-backend IpSecManager on the HOST
  * and a kernel-backend IpSecManager in the kernel-peer GUEST (Debian kernel with ESP, the host's
  * Node.js chrooted, test/helpers/kernel_peer/guest_kernel_backend_interop.ts) exchange UDP through
- * ESP-in-UDP (RFC 3948) both ways, for every algorithm Android offers (aosp-ipsec §3), with and
+ * ESP-in-UDP (RFC 3948) both ways, for every algorithm Android offers (`IpSecAlgorithm`), with and
  * without ESN (RFC 4303 §2.2.1). Both ends use the public API only; one guest process serves all
  * cases over a line protocol on a TCP connection from the guest to the host (10.0.2.2 → 127.0.0.1).
  *

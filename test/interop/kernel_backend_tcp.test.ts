@@ -1,6 +1,6 @@
 /**
  * TCP over transport-mode ESP (GitHub issue 6, point 4; Android's
- * `applyTransportModeTransform(Socket, …)`, aosp-ipsec §5): only the kernel backend can protect an
+ * `applyTransportModeTransform(Socket, …)`): only the kernel backend can protect an
  * ordinary `net.Socket`. On the host (no ESP) the userspace backend refuses with
  * `UnsupportedOperationError`; in the kernel-peer guest (Debian kernel with ESP, the host's Node.js
  * chrooted, test/helpers/kernel_peer/guest_kernel_backend_tcp.ts) a TCP server and client on

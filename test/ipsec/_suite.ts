@@ -1,6 +1,6 @@
 /**
- * The behavioural suite of Android's IpSecManager rules (aosp-ipsec §13, transport mode), written
- * against the PUBLIC API only so that every backend runs it unchanged:
+ * The behavioural suite of Android's IpSecManager rules (transport mode, after Android's CTS),
+ * written against the PUBLIC API only so that every backend runs it unchanged:
  *
  * ```ts
  * runBehaviourSuite('userspace', async () => {
@@ -289,7 +289,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       }
     });
 
-    describe('SPI allocation (aosp-ipsec §1, CTS testAllocSpi)', () => {
+    describe('SPI allocation (CTS testAllocSpi)', () => {
       for (const dst of ['8.8.8.8', '2001:4860:4860::8888']) {
         test(`random and requested SPIs for ${dst}; a taken SPI is unavailable`, async () => {
           await using ipsec = await device.createManager();
@@ -375,7 +375,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       });
     });
 
-    describe('quotas (aosp-ipsec §2)', () => {
+    describe('quotas', () => {
       test('64 SPIs per owner; other owners unaffected; closing one frees one', async () => {
         await using app = await device.createManager({ ownerId: 'quota-spi' });
         await using other = await device.createManager({ ownerId: 'quota-spi-other' });
@@ -439,7 +439,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       });
     });
 
-    describe('encapsulation socket ports (aosp-ipsec §6)', () => {
+    describe('encapsulation socket ports', () => {
       test('port 0 explicit, 100 and 200000 are refused', async () => {
         await using ipsec = await device.createManager();
         await assert.rejects(ipsec.openUdpEncapsulationSocket(0), {
@@ -474,7 +474,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       });
     });
 
-    describe('transform validation (aosp-ipsec §4)', () => {
+    describe('transform validation', () => {
       const gcm = () => new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, getKey(288), 128);
       const sha256 = () => new IpSecAlgorithm(IpSecAlgorithm.AUTH_HMAC_SHA256, getKey(256), 128);
       const cases: [string, (b: IpSecTransformBuilder) => IpSecTransformBuilder, string][] = [
@@ -636,7 +636,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       });
     });
 
-    describe('applying transforms (aosp-ipsec §5)', () => {
+    describe('applying transforms', () => {
       test('bad direction, closed transform, foreign manager, family mismatch', async () => {
         await using ipsec = await device.createManager({ ownerId: 'apply-owner' });
         await using sibling = await device.createManager({ ownerId: 'apply-owner' });
@@ -924,7 +924,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
       });
     });
 
-    describe('lifetime (aosp-ipsec §7)', () => {
+    describe('lifetime', () => {
       test('close() is idempotent on every resource and toString never shows keys', async () => {
         await using ipsec = await device.createManager();
         const encap = await ipsec.openUdpEncapsulationSocket();

@@ -1,5 +1,5 @@
 /**
- * Hostile inputs (style-anchors §6.6): one shared list of wrong-typed and out-of-range values fed
+ * Hostile inputs: one shared list of wrong-typed and out-of-range values fed
  * to every public entry point of `src/ipsec/mod.ts`. Each call must throw or reject with a typed
  * error (TypeError, RangeError or an IpSecError subclass) within a bounded time, leave the quota
  * usage unchanged, and never put key bytes in the message.

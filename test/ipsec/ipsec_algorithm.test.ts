@@ -1,4 +1,4 @@
-/** Tests of `IpSecAlgorithm` validation in Android's order (aosp-ipsec §3, IpSecAlgorithmTest). */
+/** Tests of `IpSecAlgorithm` validation in Android's order (IpSecAlgorithmTest). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inspect } from 'node:util';

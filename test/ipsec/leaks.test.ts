@@ -1,5 +1,5 @@
 /**
- * Leak checks (style-anchors §6.6 "Leaks"): after each group of operations that opens sockets and
+ * Leak checks: after each group of operations that opens sockets and
  * timers and then closes everything, no handle or timer of ours remains
  * (`process.getActiveResourcesInfo()` compared before/after, with a short settle), including the
  * abrupt paths.

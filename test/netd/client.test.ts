@@ -1,6 +1,6 @@
 /**
  * The ndc client: request encoding, and the ndc executable's output and exit codes
- * (aosp-netutils.md §4.2) against real Unix sockets.
+ * (netd's FrameworkListener protocol) against real Unix sockets.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';

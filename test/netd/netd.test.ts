@@ -179,7 +179,7 @@ test('network route remove deletes exactly that route', async () => {
   ]);
 });
 
-test('every failure of aosp-netutils.md §4.5 gets its reply', async () => {
+test('every failure of the network and ipfwd commands gets its reply', async () => {
   const cases: Array<[string[], string]> = [
     [['network'], '500 0 Missing argument'],
     [['network', 'frob'], '500 0 Unknown argument'],

@@ -1,5 +1,5 @@
 /**
- * Security review: state left behind when tsnetd is killed with SIGKILL (aosp-netutils.md §4.6
+ * Security review: state left behind when tsnetd is killed with SIGKILL (netd's
  * start-up flushes every rule). The next daemon must restore the rules and sysctls that existed
  * before the first one started — not the dead daemon's rules — and remove its routes.
  * Real namespace, real ip/iptables.

@@ -1,7 +1,7 @@
 /**
- * Security review of the netd socket server (aosp-netutils.md §4.2): a client that pipelines
- * requests but never reads its replies must not make the daemon buffer replies without bound.
- * Real Unix sockets; the executor is a plain function (the kernel is not involved).
+ * Security review of the netd socket server (netd's FrameworkListener framing): a client that
+ * pipelines requests but never reads its replies must not make the daemon buffer replies without
+ * bound. Real Unix sockets; the executor is a plain function (the kernel is not involved).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

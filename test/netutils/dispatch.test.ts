@@ -9,7 +9,7 @@ import {
   WRAPPER_NAME,
 } from '../../src/netutils/dispatch.ts';
 
-/** AOSP's loop (aosp-netutils.md §1.2): first list entry the basename starts with. */
+/** AOSP's dispatch loop: first list entry the basename starts with. */
 function aospSelect(basename: string): string | undefined {
   return ['ip6tables', 'iptables', 'ndc', 'tc', 'ip'].find((n) => basename.startsWith(n));
 }

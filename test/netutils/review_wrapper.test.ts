@@ -1,5 +1,5 @@
 /**
- * Security review of the wrapper (aosp-netutils.md §1.5, §2): bounded check time, config
+ * Security review of the wrapper (its allow-list check and rules): bounded check time, config
  * fragments that would widen the allow-list to framework names or blow up the regex engine,
  * and the root-only tool trust check. Real processes through the built wrapper where it matters.
  */

@@ -93,7 +93,7 @@ test('NetlinkSocket.request() maps a taken SPI to NetlinkError ENOENT with the k
 });
 
 test('ALLOCSPI of a taken SPI for another destination: per-destination on old kernels, refused on new ones', () => {
-  // aosp-ipsec §1: uniqueness per (destination, SPI). Linux 6.17+ ("xfrm: Duplicate SPI
+  // Android's rule: uniqueness per (destination, SPI). Linux 6.17+ ("xfrm: Duplicate SPI
   // Handling") checks ALLOCSPI SPIs across all destinations and answers ENOENT.
   if (r.sameSpiOtherDst.ok) {
     assert.equal(r.sameSpiOtherDst.value[0]!.spi, 0xd1201d);

@@ -1,5 +1,5 @@
 /**
- * The command table: dispatch on argv[0], exact and case-sensitive (aosp-netutils.md §4.2);
+ * The command table: dispatch on argv[0], exact and case-sensitive (as netd's FrameworkListener);
  * an unknown word → `500 Command not recognized`.
  */
 

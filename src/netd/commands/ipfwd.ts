@@ -1,5 +1,5 @@
 /**
- * The `ipfwd` command (aosp-netutils.md §4.5; `CommandListener::IpFwdCmd`, Android 9):
+ * The `ipfwd` command (`CommandListener::IpFwdCmd`, Android 9):
  * `status` (211), `enable|disable <requester>`, `add|remove <in> <out>`; anything else
  * `500 Unknown ipfwd cmd`. Replies `200 ipfwd operation succeeded` or
  * `400 ipfwd operation failed (<strerror>)`.

@@ -1,5 +1,5 @@
 /**
- * The `network` command (aosp-netutils.md §4.5; `CommandListener::NetworkCommand`, Android 9):
+ * The `network` command (`CommandListener::NetworkCommand`, Android 9):
  * `create`, `destroy`, `interface add|remove`, `route [legacy <uid>] add|remove`, with the
  * original word-count checks, their order and their reply texts. Other sub-commands of netd
  * (`default`, `permission`, `users`, `protect`) are not implemented and answer

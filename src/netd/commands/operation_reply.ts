@@ -1,6 +1,6 @@
 /**
  * Maps controller failures to netd's `400 <action> failed (<strerror>)` reply (the one
- * function from errors to response codes; aosp-netutils.md §4.3). Anything that is not a
+ * function from errors to response codes). Anything that is not a
  * `NetdOperationError` is a defect and is rethrown.
  */
 import { NetdOperationError } from '../errors.ts';

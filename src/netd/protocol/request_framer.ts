@@ -1,5 +1,5 @@
 /**
- * Splits a connection's byte stream into NUL-terminated requests (aosp-netutils.md §4.2;
+ * Splits a connection's byte stream into NUL-terminated requests (netd's
  * `FrameworkListener::onDataAvailable`). Pure and incremental: feed chunks, get frames.
  *
  * The original reads at most `CMD_BUF_SIZE` bytes per `read()` and rejects a read that does not

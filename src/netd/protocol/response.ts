@@ -1,5 +1,5 @@
 /**
- * netd response codes and reply formatting (aosp-netutils.md §4.2 response framing, §4.3
+ * netd response codes and reply formatting (netd's response framing and
  * codes; libsysutils `SocketClient::sendMsg`). A reply is `"%d %d %s"` (code, sequence number,
  * message), with ` (<strerror>)` appended when an errno is attached; broadcasts (6xx) carry no
  * sequence number. Each reply goes on the wire followed by one NUL.

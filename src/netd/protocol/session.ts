@@ -1,5 +1,5 @@
 /**
- * One client connection's protocol state (aosp-netutils.md §4.2): the NUL framer, the
+ * One client connection's protocol state (netd's FrameworkListener framing): the NUL framer, the
  * remembered sequence number, and the mapping of each frame to reply lines. Pure apart from
  * the injected command executor, so golden transcripts drive it without a socket.
  */

@@ -1,5 +1,5 @@
 /**
- * Request tokenizer of netd's FrameworkListener (aosp-netutils.md §4.2; libsysutils
+ * Request tokenizer of netd's FrameworkListener (libsysutils
  * `FrameworkListener::dispatchCommand`, Android 9). Pure: one request (the bytes before its NUL,
  * decoded as latin1 so every byte is one character) in, argv or a `500` message out.
  *

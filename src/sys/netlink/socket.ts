@@ -1,5 +1,5 @@
 /**
- * A NETLINK_XFRM socket through koffi (style-anchors §6.3 `NetlinkSocket`): `socket(AF_NETLINK,
+ * A NETLINK_XFRM socket through koffi (`NetlinkSocket`): `socket(AF_NETLINK,
  * SOCK_RAW | SOCK_CLOEXEC, NETLINK_XFRM)`, `bind` (the kernel picks the port id), `sendto` the
  * kernel, `recv` into one reusable buffer, request/ACK matching by sequence number, and dumps
  * (`NLM_F_MULTI` … `NLMSG_DONE`).

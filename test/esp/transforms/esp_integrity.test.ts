@@ -1,7 +1,8 @@
 /**
  * The ICV input of separate integrity algorithms (RFC 4303 §2.8, §3.3.2.1): header ‖ IV ‖
- * ciphertext, plus the ESN high half as an implicit trailer (§2.2.1, §3.3.3), truncated; for every
- * algorithm, checked against the primitive computed by the test over the concatenated bytes.
+ * ciphertext, plus the ESN high half as an implicit trailer (RFC 4303 §2.2.1, §3.3.3), truncated;
+ * for every algorithm, checked against the primitive computed by the test over the concatenated
+ * bytes.
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * Runs INSIDE the kernel-peer guest (Debian kernel with ESP), started by
  * test/interop/kernel_backend_tcp.test.ts through `KernelPeer.hostExec`: TCP over transport-mode
- * ESP with the kernel backend (Android's `applyTransportModeTransform(Socket, …)`, aosp-ipsec §5).
+ * ESP with the kernel backend (Android's `applyTransportModeTransform(Socket, …)`).
  *
  * Per family (127.0.0.1, ::1): transform C (client → server, AES-GCM) and S (server → client,
  * AES-CBC + HMAC-SHA256); the listening server gets IN C / OUT S after `listen()`, the client
