@@ -1,5 +1,5 @@
 /**
- * Enforces the layer rules of DESIGN.md: dependencies point down only.
+ * Enforces the layer rules (docs/architecture.md): dependencies point down only.
  * Every relative import in src/ is resolved to its top-level folder and checked against
  * ALLOWED_IMPORTS. Type-only imports count too: a type dependency is still a dependency.
  */
@@ -54,7 +54,7 @@ test('every top-level folder of src/ is a known layer', () => {
     .filter((e) => e.isDirectory())
     .map((e) => e.name);
   for (const layer of layers) {
-    assert.ok(layer in ALLOWED_IMPORTS, `src/${layer} is not a layer of DESIGN.md`);
+    assert.ok(layer in ALLOWED_IMPORTS, `src/${layer} is not a known layer`);
   }
 });
 
