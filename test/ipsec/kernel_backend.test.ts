@@ -2,7 +2,8 @@
  * The kernel backend on THIS host, whose kernel has XFRM but no ESP (docs/xfrm.md):
  * `IpSecManager.create({ backend: 'kernel' })` must fail at creation with a clear error naming the
  * userspace backend — `no-esp` as root (checked against iproute2 on the same kernel), and
- * `no-permission` without CAP_NET_ADMIN (as `nobody`). The behavioural suite against a kernel
+ * `no-permission` without CAP_NET_ADMIN (uid 0 with every capability
+ * dropped, so that a checkout under a 0700 directory stays readable). The behavioural suite against a kernel
  * WITH ESP runs in the qemu guest: test/interop/kernel_backend_suite.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -57,13 +58,14 @@ test("IpSecManager.create({ backend: 'kernel' }) fails at creation on a kernel w
 
 test("IpSecManager.create({ backend: 'kernel' }) without CAP_NET_ADMIN fails with no-permission", async () => {
   const code = `
+    const { readFileSync } = await import('node:fs');
+    const capEff = /^CapEff:\\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
     const { IpSecManager } = await import(${JSON.stringify(join(REPO, 'src/ipsec/mod.ts'))});
-    try { await IpSecManager.create({ backend: 'kernel' }); console.log(JSON.stringify({ ok: true })); }
-    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, reason: e.reason, message: e.message })); }`;
+    try { await IpSecManager.create({ backend: 'kernel' }); console.log(JSON.stringify({ ok: true, capEff })); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, reason: e.reason, message: e.message, capEff })); }`;
   const { stdout } = await run(
     'setpriv',
     [
-      ...['--reuid=65534', '--regid=65534', '--clear-groups'],
       ...['--inh-caps=-all', '--bounding-set=-all'],
       ...[process.execPath, '--import', 'tsx', '--input-type=module', '-e', code],
     ],
@@ -74,7 +76,9 @@ test("IpSecManager.create({ backend: 'kernel' }) without CAP_NET_ADMIN fails wit
     code?: string;
     reason?: string;
     message?: string;
+    capEff?: string;
   };
+  assert.equal(BigInt(`0x${r.capEff}`), 0n, 'the child ran with no capability at all');
   assert.equal(r.name, 'KernelBackendUnavailableError');
   assert.equal(r.code, 'ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE');
   assert.equal(r.reason, 'no-permission');
