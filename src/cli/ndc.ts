@@ -2,7 +2,8 @@
 /**
  * ndc: sends one command to netd and prints every reply line (netd's FrameworkListener protocol).
  *
- * Usage: ndc [--socket PATH] [<seq>] <cmd> [args…]
+ * Usage: ndc [--socket PATH] [<seq>] <cmd> [args…]; `ndc --help` prints the usage on stdout
+ * (exit 0), `ndc` without a command prints it on stderr (exit 1, as AOSP's ndc).
  * Exit codes: 0 when a final reply (200..599) arrived, whatever its code; 1 usage error;
  * 4 daemon unreachable (`Error connecting (<strerror>)`); 104 (ECONNRESET) when the daemon
  * closed the connection before a final reply.
@@ -18,7 +19,10 @@ import {
 const USAGE = `Usage: ndc [--socket PATH] [<cmd_seq_num>] <cmd> [arg ...]
   --socket PATH  netd socket (default ${DEFAULT_SOCKET_PATH})`;
 
-function parse(argv: readonly string[]): { socketPath: string; words: string[] } | undefined {
+/** `'help'` for `--help`/`-h` before the command, `undefined` for a usage error. */
+function parse(
+  argv: readonly string[],
+): { socketPath: string; words: string[] } | 'help' | undefined {
   let socketPath = DEFAULT_SOCKET_PATH;
   let i = 0;
   while (i < argv.length) {
@@ -36,7 +40,7 @@ function parse(argv: readonly string[]): { socketPath: string; words: string[] }
       socketPath = arg.slice('--socket='.length);
       i += 1;
     } else if (arg === '--help' || arg === '-h') {
-      return undefined;
+      return 'help';
     } else {
       break;
     }
@@ -47,6 +51,10 @@ function parse(argv: readonly string[]): { socketPath: string; words: string[] }
 
 async function main(): Promise<number> {
   const parsed = parse(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (parsed === undefined) {
     process.stderr.write(`${USAGE}\n`);
     return 1;

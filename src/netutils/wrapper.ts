@@ -31,6 +31,19 @@ export const DEFAULT_CONFIG_PATH = '/etc/tsnetd/netutils.json';
 /** The prefix of every line the wrapper writes to stderr (AOSP's `LOG_TAG`). */
 export const STDERR_PREFIX = 'NetUtilsWrapper: ';
 
+/**
+ * What `netutils-wrapper-1.0 --help` prints on stdout. Only under the program's own name: under a
+ * tool's name `--help` is an argument of the tool and goes through the allow-list check.
+ */
+export const WRAPPER_USAGE = `Usage: netutils-wrapper-1.0 explain <ip|iptables|ip6tables|ndc|tc> [args...]
+       ip-wrapper-1.0 | iptables-wrapper-1.0 | ip6tables-wrapper-1.0 | ndc-wrapper-1.0 | tc-wrapper-1.0 [args...]
+Under a tool's name: runs the tool when Android's allow-list admits the command, else refuses it.
+Under its own name it runs nothing: \`explain\` shows which rule came closest, and why not.
+Environment: NETUTILS_BIN_DIR (tool directory), NETUTILS_CONFIG (default ${DEFAULT_CONFIG_PATH}),
+NETUTILS_LOG_SOCKET (syslog socket).
+Exit codes: the tool's status or 128+signal; 1 refused or misconfigured; explain: 0 allowed,
+1 refused, 2 usage.`;
+
 /** Options of {@link runWrapper}. */
 export interface WrapperOptions {
   /** `process.argv`: [node, invoked path, ...arguments]. */
@@ -144,7 +157,7 @@ async function wrap(tool: WrappedTool, options: WrapperOptions): Promise<number>
  *
  * @param options argv and environment of the process.
  * @returns 0..255: the tool's status, 128 + signal, or 1 (refused, misconfigured, not a tool
- *   name), 2 for an `explain` usage error.
+ *   name), 2 for an `explain` usage error; 0 for `--help` under the program's own name.
  * @example
  * ```ts
  * process.exitCode = await runWrapper({ argv: process.argv, env: process.env });
@@ -153,7 +166,14 @@ async function wrap(tool: WrappedTool, options: WrapperOptions): Promise<number>
 export async function runWrapper(options: WrapperOptions): Promise<number> {
   const tool = selectTool(invocationBasename(options.argv[1] ?? ''));
   try {
-    if (tool === undefined) return options.argv[2] === 'explain' ? await explain(options) : 1;
+    if (tool === undefined) {
+      const first = options.argv[2];
+      if (first === '--help' || first === '-h') {
+        process.stdout.write(`${WRAPPER_USAGE}\n`);
+        return 0;
+      }
+      return first === 'explain' ? await explain(options) : 1;
+    }
     return await wrap(tool, options);
   } catch (err: unknown) {
     if (
