@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts file with node:test (TypeScript through tsx).
-// Usage: node scripts/run-tests.mjs [path-substring…]   (filters the files by substring)
+// Usage: node scripts/run-tests.mjs [--unit] [path-substring…]   (filters the files by substring)
+// --unit: only the files that need neither root nor the network, i.e. whose header comment has no
+// `@requires root` or `@requires network` line (see README, "Tests").
 // TSNETD_TEST_CONCURRENCY sets how many test files run at once (default 3).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requirements } from './test-requirements.mjs';
 
 function collect(dir) {
   const out = [];
@@ -16,9 +19,12 @@ function collect(dir) {
   return out;
 }
 
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const unit = args.includes('--unit');
+const filters = args.filter((a) => a !== '--unit');
 const files = collect('test')
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .filter((f) => !unit || requirements(readFileSync(f, 'utf8')).length === 0)
   .sort();
 if (files.length === 0) {
   console.error('run-tests: no test files matched');

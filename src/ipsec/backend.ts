@@ -4,7 +4,7 @@
  *
  * Implemented by the userspace ESP data path (`userspace_backend.ts` over `src/datapath/`) and,
  * by the kernel over NETLINK_XFRM (`kernel_backend.ts`). The shapes follow the kernel calls netd
- * makes (its XfrmController): `allocateSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict
+ * makes (its XfrmController): `reserveSpi` ≈ `XFRM_MSG_ALLOCSPI` (one candidate per call, conflict
  * = `false`, like the kernel's `ENOENT`), `createSa` ≈ `XFRM_MSG_UPDSA`, `deleteSa` ≈
  * `XFRM_MSG_DELSA`, `applyToSocket`/`removeFromSocket` ≈ `setsockopt(IP_XFRM_POLICY)`,
  * `openEncapSocket` ≈ a UDP socket with `UDP_ENCAP_ESPINUDP`, `getTransformState` ≈

@@ -17,7 +17,7 @@
  * ```
  */
 export class IpSecTransformState {
-  /** Milliseconds (`performance.timeOrigin`-based wall clock) when the snapshot was taken. */
+  /** Milliseconds since the epoch (`Date.now()`, wall clock) when the snapshot was taken. */
   readonly timestampMillis: number;
   /** Highest sequence number sent (64-bit form). */
   readonly txHighestSequenceNumber: bigint;

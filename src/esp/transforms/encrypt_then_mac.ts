@@ -4,7 +4,8 @@
  * on receipt verify the ICV first and decrypt only authenticated packets.
  *
  * Either half may be absent: integrity-only SAs use NULL encryption, and encryption-only SAs
- * (no ICV, RFC 4303 §3.2 permits them; Android never builds them) exist for the RFC 3602 vectors.
+ * (no ICV, RFC 4303 §3.2 permits them; Android's IpSecManager builds them from a transform with
+ * encryption only) have no anti-replay.
  *
  * @module
  */
