@@ -10,6 +10,8 @@
  * the port qemu forwards to the guest's 4501); the guest's run 10.0.2.2 ↔ 10.0.2.15. Each case:
  * three datagrams host → guest app, each echoed back by the guest app; the echoes must arrive
  * intact, and both sides' transform states must show exactly three packets each way.
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

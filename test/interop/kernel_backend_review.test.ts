@@ -4,6 +4,8 @@
  * kernel peer with `hostRoot` and runs test/helpers/kernel_peer/guest_kernel_backend_review.ts in
  * ONE guest Node.js process with the TAP reporter; asserts every guest test passed and prints the
  * failures otherwise. About a minute under TCG; budget 4 min.
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import { after, before, test } from 'node:test';
 import { assertGuestTestsPass } from '../helpers/kernel_peer/guest_test_run.ts';

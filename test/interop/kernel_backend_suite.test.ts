@@ -4,6 +4,8 @@
  * Node.js process in the guest — the host's own node, chrooted into /host — executing
  * test/helpers/kernel_peer/guest_kernel_backend_suite.ts with the TAP reporter. This file asserts
  * that every guest test passed and prints the failures otherwise. Slow under TCG: budget 6 min.
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import { after, before, test } from 'node:test';
 import { assertGuestTestsPass } from '../helpers/kernel_peer/guest_test_run.ts';

@@ -7,6 +7,8 @@
  * 127.0.0.1 and ::1 exchange data both ways through kernel SAs, and the counters prove every TCP
  * segment went as ESP: the SAs' sequence numbers add up to the kernel's TCP OutSegs, inbound
  * equals outbound on each SA, and no packet failed a policy template (`XfrmInTmplMismatch` 0).
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

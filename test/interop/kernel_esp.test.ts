@@ -8,6 +8,8 @@
  * 10.0.2.2:40001 → 10.0.2.15:<app port>) and sends it to the port qemu forwards to the guest's
  * UDP 4500; the kernel decrypts and delivers it to an echo socket, whose reply the kernel seals
  * with its outbound SA and sends to our socket, where EspInboundSa opens it.
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -9,6 +9,8 @@
  * The guest app sends with UDP checksum 0 (SO_NO_CHECK): behind qemu's NAT the guest computes
  * the inner checksum over 10.0.2.15 → 10.0.2.2, which the host (127.0.0.1 ↔ 127.0.0.1) cannot
  * verify; the kernel itself skips that check for UDP-encapsulated transport-mode SAs.
+ *
+ * @requires root (qemu and the kernel-peer image)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

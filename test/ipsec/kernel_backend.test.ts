@@ -5,6 +5,8 @@
  * `no-permission` without CAP_NET_ADMIN (uid 0 with every capability
  * dropped, so that a checkout under a 0700 directory stays readable). The behavioural suite against a kernel
  * WITH ESP runs in the qemu guest: test/interop/kernel_backend_suite.test.ts.
+ *
+ * @requires root (NETLINK_XFRM in a network namespace, capabilities)
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -2,6 +2,8 @@
  * tsnetd on the real kernel: a daemon process inside a fresh network namespace with links
  * oem0, rmnet_data0, wlan0, driven over its Unix socket. Every state check compares the full
  * `ip rule` / `ip route show table N` / `iptables -t mangle -S` lists, IPv4 and IPv6.
+ *
+ * @requires root (network namespaces, iproute2, iptables)
  */
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';

@@ -3,6 +3,8 @@
  * start-up flushes every rule). The next daemon must restore the rules and sysctls that existed
  * before the first one started — not the dead daemon's rules — and remove its routes.
  * Real namespace, real ip/iptables.
+ *
+ * @requires root (network namespaces, iproute2, iptables)
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

@@ -3,6 +3,8 @@
  * pipelining, split requests, many concurrent clients, a bounded protocol fuzz against the live
  * daemon while another client keeps being answered correctly, stale-socket replacement,
  * refusal of a non-socket path, SIGINT clean-up.
+ *
+ * @requires root (network namespaces)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -2,6 +2,8 @@
  * End to end: `ndc-wrapper-1.0` (src/cli/netutils_wrapper.ts) → a tool directory whose `ndc`
  * launches src/cli/ndc.ts → tsnetd in a fresh network namespace. An allowed command reaches
  * the daemon; a refused one never does (the daemon's request log proves it).
+ *
+ * @requires root (network namespaces, iproute2, iptables)
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';

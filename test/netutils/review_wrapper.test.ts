@@ -2,6 +2,8 @@
  * Security review of the wrapper (its allow-list check and rules): bounded check time, config
  * fragments that would widen the allow-list to framework names or blow up the regex engine,
  * and the root-only tool trust check. Real processes through the built wrapper where it matters.
+ *
+ * @requires root (root-owned tool directories, chown)
  */
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,8 @@
  * The wrapper driving the real iproute2, iptables and tc inside a network namespace created
  * for this test (removed in `after`), on veth links named like vendor and framework interfaces. Tools are found in the default directories (/usr/sbin on
  * Debian), the same way an installed wrapper finds them.
+ *
+ * @requires root (network namespaces, iproute2, iptables, tc)
  */
 import assert from 'node:assert/strict';
 import { execFileSync, type SpawnSyncReturns, spawnSync } from 'node:child_process';

@@ -2,6 +2,8 @@
  * peerCredentials / peerGroups against the kernel: a Unix stream server in this process, clients
  * started as other users with `setpriv`, so the uid, gid and groups the server reads can only come
  * from the kernel.
+ *
+ * @requires root (setpriv to other users and groups)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -3,6 +3,8 @@
  * larval states the decoder reads, a conflicting SPI fails with ENOENT and the kernel's text,
  * GETSA/DELSA/UPDSA errors map to NetlinkError, dumps end at NLMSG_DONE, the owned-SA flush
  * deletes only tsnetd's reqid, and a closed socket refuses work.
+ *
+ * @requires root (NETLINK_XFRM in a network namespace)
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';

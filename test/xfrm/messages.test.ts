@@ -3,6 +3,8 @@
  * headers (gcc + /usr/include/linux/xfrm.h: an oracle nobody here wrote); every encoder checked
  * byte for byte against the requests iproute2 sends (frozen in test/fixtures/xfrm/*.hex AND
  * re-captured live under strace); decoders and validation.
+ *
+ * @requires root (network namespaces, iproute2 under strace)
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -4,6 +4,8 @@
  * The unprivileged run stays uid 0 so that it can read a checkout under a directory only root
  * can enter (mode 0700, e.g. root's home); what it lacks is CAP_NET_ADMIN, which is what the
  * kernel checks for NETLINK_XFRM requests.
+ *
+ * @requires root (network namespaces, NETLINK_XFRM)
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

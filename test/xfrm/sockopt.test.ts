@@ -3,6 +3,8 @@
  * policy` lists socket policies as "socket out/in"; getsockopt cannot read them back
  * (ENOPROTOOPT); the effect is observed too: an OUT policy whose SA does not exist makes sendto fail with EAGAIN;
  * an IN policy makes the kernel drop cleartext (XfrmInTmplMismatch); removal restores cleartext.
+ *
+ * @requires root (network namespaces, IP_XFRM_POLICY)
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
