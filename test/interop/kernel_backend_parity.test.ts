@@ -1,7 +1,7 @@
 /**
  * The kernel backend's review checks (parity and fail-closed behaviour with the userspace backend,
  * docs/kernel-backend.md "Parity with the userspace backend") on a kernel WITH ESP: boots the
- * kernel peer with `hostRoot` and runs test/helpers/kernel_peer/guest_kernel_backend_review.ts in
+ * kernel peer with `hostRoot` and runs test/helpers/kernel_peer/guest_kernel_backend_parity.ts in
  * ONE guest Node.js process with the TAP reporter; asserts every guest test passed and prints the
  * failures otherwise. About a minute under TCG; budget 4 min.
  *
@@ -26,7 +26,7 @@ test(
   { timeout: GUEST_TIMEOUT_MS + 60_000 },
   (t) =>
     assertGuestTestsPass(t, peer, {
-      file: 'test/helpers/kernel_peer/guest_kernel_backend_review.ts',
+      file: 'test/helpers/kernel_peer/guest_kernel_backend_parity.ts',
       tapPath: '/tmp/kernel-backend-review.tap',
       timeoutMs: GUEST_TIMEOUT_MS,
       minTests: 18,

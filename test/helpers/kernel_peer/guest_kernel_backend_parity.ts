@@ -1,6 +1,6 @@
 /**
  * Runs INSIDE the kernel-peer guest (Debian kernel with ESP), started by
- * test/interop/kernel_backend_review.test.ts through `KernelPeer.hostExec`: the kernel backend's
+ * test/interop/kernel_backend_parity.test.ts through `KernelPeer.hostExec`: the kernel backend's
  * parity with the userspace backend where the review found gaps (docs/ipsec.md "Input checks and
  * resource hygiene"): protection from the moment apply is called, `MessageTooLongError` before the
  * kernel sees an oversized datagram, fail closed after `transform.close()` (UDP and TCP, checked
