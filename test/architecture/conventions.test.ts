@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
+import { listSources } from './_sources.ts';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
@@ -25,16 +26,6 @@ const ERROR_AREAS: Readonly<Record<string, readonly string[]>> = {
 
 const ERROR_CODE_REGEXP = /'(ERR_[A-Z0-9_]+)'/g;
 const SUPPRESSION_REGEXP = /@ts-(ignore|expect-error|nocheck)|:\s*any\b|\bas any\b|<any>/;
-
-function listSources(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(p));
-    else if (entry.name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 const files = listSources(SRC);
 

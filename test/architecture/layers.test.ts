@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
+import { listSources } from './_sources.ts';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
@@ -24,16 +25,6 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
 
 const IMPORT_REGEXP =
   /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-
-function listSources(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(p));
-    else if (entry.name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 function layerOf(file: string): string {
   return relative(SRC, file).split(sep)[0] ?? '';

@@ -7,28 +7,11 @@
  *
  * @requires root (qemu and the kernel-peer image)
  */
-import { after, before, test } from 'node:test';
-import { assertGuestTestsPass } from '../helpers/kernel_peer/guest_test_run.ts';
-import { KernelPeer } from '../helpers/kernel_peer.ts';
+import { guestTestFile } from '../helpers/kernel_peer/guest_test_run.ts';
 
-const GUEST_TIMEOUT_MS = 4 * 60_000;
-
-let peer: KernelPeer;
-before(async () => {
-  peer = await KernelPeer.start({ hostRoot: true });
+guestTestFile('the kernel backend review checks pass in the guest (Linux with ESP)', {
+  file: 'test/helpers/kernel_peer/guest_kernel_backend_parity.ts',
+  tapPath: '/tmp/kernel-backend-review.tap',
+  timeoutMs: 4 * 60_000,
+  minTests: 18,
 });
-after(async () => {
-  await peer?.stop();
-});
-
-test(
-  'the kernel backend review checks pass in the guest (Linux with ESP)',
-  { timeout: GUEST_TIMEOUT_MS + 60_000 },
-  (t) =>
-    assertGuestTestsPass(t, peer, {
-      file: 'test/helpers/kernel_peer/guest_kernel_backend_parity.ts',
-      tapPath: '/tmp/kernel-backend-review.tap',
-      timeoutMs: GUEST_TIMEOUT_MS,
-      minTests: 18,
-    }),
-);

@@ -7,28 +7,14 @@
  *
  * @requires root (qemu and the kernel-peer image)
  */
-import { after, before, test } from 'node:test';
-import { assertGuestTestsPass } from '../helpers/kernel_peer/guest_test_run.ts';
-import { KernelPeer } from '../helpers/kernel_peer.ts';
+import { guestTestFile } from '../helpers/kernel_peer/guest_test_run.ts';
 
-const GUEST_TIMEOUT_MS = 6 * 60_000;
-
-let peer: KernelPeer;
-before(async () => {
-  peer = await KernelPeer.start({ hostRoot: true });
-});
-after(async () => {
-  await peer?.stop();
-});
-
-test(
+guestTestFile(
   'the behavioural suite and TCP pass against the kernel backend in the guest (Linux with ESP)',
-  { timeout: GUEST_TIMEOUT_MS + 60_000 },
-  (t) =>
-    assertGuestTestsPass(t, peer, {
-      file: 'test/helpers/kernel_peer/guest_kernel_backend_suite.ts',
-      tapPath: '/tmp/kernel-backend-suite.tap',
-      timeoutMs: GUEST_TIMEOUT_MS,
-      minTests: 100,
-    }),
+  {
+    file: 'test/helpers/kernel_peer/guest_kernel_backend_suite.ts',
+    tapPath: '/tmp/kernel-backend-suite.tap',
+    timeoutMs: 6 * 60_000,
+    minTests: 100,
+  },
 );

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import type { KernelPeer } from '../kernel_peer.ts';
+import { after, before, type TestContext, test } from 'node:test';
+import { KernelPeer } from '../kernel_peer.ts';
 
 const REPO = join(import.meta.dirname, '../../..');
 
@@ -54,4 +54,22 @@ export async function assertGuestTestsPass(
   }
   assert.ok(count('skipped') === 0 && count('todo') === 0, 'a guest test was skipped');
   assert.ok(tests >= run.minTests, `only ${tests} guest tests ran`);
+}
+
+/**
+ * The whole host-side test file for one guest run: boots a `hostRoot` kernel peer before, stops it
+ * after, and registers one test `title` (timeout: the guest's plus a minute) that asserts the run.
+ */
+export function guestTestFile(title: string, run: GuestTestRun): void {
+  let peer: KernelPeer | undefined;
+  before(async () => {
+    peer = await KernelPeer.start({ hostRoot: true });
+  });
+  after(async () => {
+    await peer?.stop();
+  });
+  test(title, { timeout: run.timeoutMs + 60_000 }, (t) => {
+    assert.ok(peer !== undefined, 'the kernel peer did not start');
+    return assertGuestTestsPass(t, peer, run);
+  });
 }
