@@ -39,7 +39,7 @@ export interface ProtectedPayloadLimitOptions {
  * ```ts
  * import { maxProtectedUdpPayloadLength } from 'tsnetd/esp';
  * const aead = { name: 'rfc4106(gcm(aes))', icvLengthBits: 128 };
- * console.log(maxProtectedUdpPayloadLength({ family: 'IPv4', encapsulated: true, aead })); // 65455
+ * console.log(maxProtectedUdpPayloadLength({ family: 'IPv4', encapsulated: true, aead })); // 65462
  * ```
  */
 export function maxProtectedUdpPayloadLength(options: ProtectedPayloadLimitOptions): number {
