@@ -5,7 +5,8 @@
  * datagram to the engine (SA lookup by SPI, open, deliver). NAT-keepalives (one byte 0xFF) are
  * sent on an interval to every peer an SA using this socket targets while it is applied outbound.
  */
-import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
+import { bindWildcardUdpSocket } from '../sys/mod.ts';
 import type { DatapathStatistics } from './statistics.ts';
 import { classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
 
@@ -35,7 +36,7 @@ const KEEPALIVE = Uint8Array.of(NAT_KEEPALIVE_BYTE);
 
 /**
  * A bound encapsulation socket. Open with {@link EncapSocket.open}; a busy port rejects with the
- * `dgram` error (`code: 'EADDRINUSE'`).
+ * sys layer's `UdpBindError` (`errnoName: 'EADDRINUSE'`).
  *
  * @example
  * ```ts
@@ -67,21 +68,9 @@ export class EncapSocket {
 
   /** Opens and binds an encapsulation socket (wildcard address, `ipv6Only` for IPv6). */
   static open(options: EncapSocketOptions): Promise<EncapSocket> {
-    const udp =
-      options.family === 'IPv4'
-        ? createSocket({ type: 'udp4' })
-        : createSocket({ type: 'udp6', ipv6Only: true });
-    return new Promise<EncapSocket>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        udp.close();
-        reject(err);
-      };
-      udp.once('error', onError);
-      udp.bind(options.port, options.family === 'IPv4' ? '0.0.0.0' : '::', () => {
-        udp.off('error', onError);
-        resolve(new EncapSocket(udp, udp.address().port, options));
-      });
-    });
+    return bindWildcardUdpSocket(options.family, options.port).then(
+      (udp) => new EncapSocket(udp, udp.address().port, options),
+    );
   }
 
   /**

@@ -18,8 +18,8 @@
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { buildUdpDatagram } from '../esp/ip_packet.ts';
-import { ESP_NEXT_HEADER } from '../esp/mod.ts';
-import { normalizeAddress } from './address_bytes.ts';
+import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
+import { sameAddress } from '../sys/mod.ts';
 import type { DatapathRemoteInfo } from './encap_socket.ts';
 import {
   DestinationNotAllowedError,
@@ -28,7 +28,6 @@ import {
   SocketClosedError,
 } from './errors.ts';
 import type { DatapathStatistics } from './statistics.ts';
-import { MAX_UDP_PAYLOAD_LENGTH } from './udp_encap.ts';
 import type { UserspaceSa } from './userspace_sa.ts';
 
 /** Local address of a bound socket. */
@@ -167,7 +166,7 @@ export class ProtectedSocket extends EventEmitter {
     if (sa.deleted) {
       throw new SaDeletedError('Cannot send: the applied outbound transform was closed');
     }
-    if (address !== sa.destinationAddress && normalizeAddress(address) !== sa.destinationAddress) {
+    if (!sameAddress(address, sa.destinationAddress)) {
       throw new DestinationNotAllowedError(
         `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
       );

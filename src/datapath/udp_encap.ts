@@ -12,12 +12,8 @@ export const NON_ESP_MARKER_LENGTH = 4;
 export const NAT_KEEPALIVE_BYTE = 0xff;
 /** SPI + sequence number: the shortest ESP header. */
 export const ESP_MIN_HEADER_LENGTH = 8;
-/**
- * Largest UDP payload, by family: the 16-bit IPv4 total length less the IPv4 (20) and UDP (8)
- * headers; the 16-bit IPv6 payload length less the UDP header (RFC 768, RFC 791, RFC 8200). The
- * Linux kernel refuses longer sends with `EMSGSIZE`.
- */
-export const MAX_UDP_PAYLOAD_LENGTH = { IPv4: 65507, IPv6: 65527 } as const;
+/** Largest UDP payload, by family (defined in `src/esp`, with the protected-payload limit). */
+export { MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
 
 /** What one encapsulation-port datagram is. */
 export type EncapDatagramKind = 'keepalive' | 'ike' | 'esp' | 'truncated';

@@ -5,22 +5,16 @@
  * kernel's SA lifetime counters), and the sockets that reference it.
  */
 
-import { UDP_HEADER_LENGTH } from '../esp/ip_packet.ts';
 import {
   type AeadName,
-  ALGORITHMS,
   type AuthName,
   type CipherName,
-  ESP_ALIGNMENT,
-  ESP_HEADER_LENGTH,
-  ESP_TRAILER_LENGTH,
   EspInboundSa,
   EspOutboundSa,
-  MAX_PAYLOAD_LENGTH,
+  maxProtectedUdpPayloadLength,
 } from '../esp/mod.ts';
 import { addressBytes } from './address_bytes.ts';
 import type { EncapSocket } from './encap_socket.ts';
-import { MAX_UDP_PAYLOAD_LENGTH } from './udp_encap.ts';
 
 /** Options of {@link UserspaceSa} (validated by the caller; the ESP engine re-checks lengths). */
 export interface UserspaceSaOptions {
@@ -76,7 +70,8 @@ export class UserspaceSa {
   /**
    * Largest application payload a protected socket can send with this SA: its ESP packet
    * (inner UDP header + payload, sealed) must fit one UDP datagram of the encapsulation socket's
-   * family, and the inner datagram the ESP engine's {@link MAX_PAYLOAD_LENGTH}.
+   * family, and the inner datagram the ESP engine's limit (`maxProtectedUdpPayloadLength`, shared
+   * with the kernel backend).
    */
   readonly maxPayloadLength: number;
   #deleted = false;
@@ -95,7 +90,11 @@ export class UserspaceSa {
       ...(options.auth !== undefined ? { auth: options.auth } : {}),
       ...(options.aead !== undefined ? { aead: options.aead } : {}),
     };
-    this.maxPayloadLength = maxPayloadLength(options);
+    this.maxPayloadLength = maxProtectedUdpPayloadLength({
+      family: options.encapSocket.family,
+      encapsulated: true,
+      ...algorithms,
+    });
     const authenticated = options.auth !== undefined || options.aead !== undefined;
     this.outbound = new EspOutboundSa({ spi: options.spi, esn: options.esn, ...algorithms });
     try {
@@ -123,35 +122,4 @@ export class UserspaceSa {
     this.outbound.dispose();
     this.inbound.dispose();
   }
-}
-
-/**
- * The ESP-in-UDP geometry of RFC 4303 §2: `SPI ‖ Seq ‖ IV ‖ inner ‖ padding ‖ Pad Length ‖
- * Next Header ‖ ICV`, with `inner ‖ padding ‖ trailer` a multiple of max(block size, 4). Returns
- * the largest inner UDP payload whose ESP packet fits one outer UDP datagram.
- */
-function maxPayloadLength(options: UserspaceSaOptions): number {
-  let ivLength = 0;
-  let blockSize = 1;
-  let icvLength = 0;
-  if (options.aead !== undefined) {
-    const info = ALGORITHMS.get(options.aead.name);
-    ivLength = info?.ivLength ?? 0;
-    blockSize = info?.blockSize ?? 1;
-    icvLength = options.aead.icvLengthBits >>> 3;
-  }
-  if (options.cipher !== undefined) {
-    const info = ALGORITHMS.get(options.cipher.name);
-    ivLength = info?.ivLength ?? 0;
-    blockSize = info?.blockSize ?? 1;
-  }
-  if (options.auth !== undefined) icvLength = options.auth.truncationLengthBits >>> 3;
-  const alignment = Math.max(blockSize, ESP_ALIGNMENT);
-  const room =
-    MAX_UDP_PAYLOAD_LENGTH[options.encapSocket.family] - ESP_HEADER_LENGTH - ivLength - icvLength;
-  const innerLength = Math.min(
-    Math.floor(room / alignment) * alignment - ESP_TRAILER_LENGTH,
-    MAX_PAYLOAD_LENGTH,
-  );
-  return innerLength - UDP_HEADER_LENGTH;
 }

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { formatSpi } from '../esp/mod.ts';
 
 /** Address family of the SA as Wireshark names it. */
 export type WiresharkEspProtocol = 'IPv4' | 'IPv6';
@@ -250,7 +251,7 @@ export function formatEspSaWithKeysForWireshark(
       }
     }
   }
-  const spiText = `0x${spi.toString(16).padStart(8, '0')}`;
+  const spiText = formatSpi(spi);
   const fileLine = [
     protocol,
     srcAddress,

@@ -37,6 +37,7 @@ export {
 } from './esp_inbound_sa.ts';
 export { EspOutboundSa, type EspOutboundSaOptions } from './esp_outbound_sa.ts';
 export type { EspSaOptions } from './esp_sa_options.ts';
+export { formatSpi } from './format_spi.ts';
 export {
   type BuildIpv4PacketOptions,
   type BuildIpv6PacketOptions,
@@ -52,6 +53,11 @@ export {
   udpChecksum,
 } from './ip_packet.ts';
 export { fixedIv, type IvSource } from './iv_source.ts';
+export {
+  MAX_UDP_PAYLOAD_LENGTH,
+  maxProtectedUdpPayloadLength,
+  type ProtectedPayloadLimitOptions,
+} from './payload_limits.ts';
 export { peekSpi } from './peek_spi.ts';
 export {
   DEFAULT_REPLAY_WINDOW_SIZE,

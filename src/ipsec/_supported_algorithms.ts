@@ -3,7 +3,7 @@
  * algorithm a transform names must be one the esp layer implements, of the right kind (an
  * encryption cipher, an authentication algorithm, an AEAD), else `IllegalArgumentError`.
  */
-import { ALGORITHMS } from '../esp/mod.ts';
+import { type AeadName, ALGORITHMS, type AuthName, type CipherName } from '../esp/mod.ts';
 import type { BackendSaConfig } from './backend.ts';
 import { IllegalArgumentError } from './errors.ts';
 
@@ -27,4 +27,47 @@ export function assertSupportedAlgorithms(config: BackendSaConfig): void {
 
 function isKind(name: string, kind: string): boolean {
   return ALGORITHMS.get(name)?.kind === kind;
+}
+
+/** An SA's algorithms with the esp layer's names, as both backends' engines take them. */
+export interface EspAlgorithms {
+  readonly cipher?: { readonly name: CipherName; readonly key: Uint8Array };
+  readonly auth?: {
+    readonly name: AuthName;
+    readonly key: Uint8Array;
+    readonly truncationLengthBits: number;
+  };
+  readonly aead?: {
+    readonly name: AeadName;
+    readonly key: Uint8Array;
+    readonly icvLengthBits: number;
+  };
+}
+
+/**
+ * Checks an SA's algorithms ({@link assertSupportedAlgorithms}) and returns them under the esp
+ * layer's names (`encryption` → `cipher`, `authentication` → `auth`). The keys are not copied.
+ *
+ * @throws {IllegalArgumentError} an algorithm is unknown or of the wrong kind
+ */
+export function espAlgorithms(config: BackendSaConfig): EspAlgorithms {
+  assertSupportedAlgorithms(config);
+  const { encryption, authentication, aead } = config;
+  return {
+    ...(encryption !== undefined
+      ? { cipher: { name: encryption.name as CipherName, key: encryption.key } }
+      : {}),
+    ...(authentication !== undefined
+      ? {
+          auth: {
+            name: authentication.name as AuthName,
+            key: authentication.key,
+            truncationLengthBits: authentication.truncationLengthBits,
+          },
+        }
+      : {}),
+    ...(aead !== undefined
+      ? { aead: { name: aead.name as AeadName, key: aead.key, icvLengthBits: aead.icvLengthBits } }
+      : {}),
+  };
 }

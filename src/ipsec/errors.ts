@@ -9,6 +9,8 @@
  * `UnsupportedOperationException` → {@link UnsupportedOperationError}, and the `IOException`s of
  * socket I/O → {@link TransformClosedError} / {@link DestinationMismatchError}.
  */
+import { formatSpi } from '../esp/mod.ts';
+import { errnoOf } from '../sys/mod.ts';
 
 /**
  * Base class of every error thrown by the IpSecManager API.
@@ -205,7 +207,19 @@ export class MessageTooLongError extends IpSecError {
   }
 }
 
-/** Formats an SPI as `0x` + 8 hex digits. */
-export function formatSpi(spi: number): string {
-  return `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
+/**
+ * The error both backends throw when an encapsulation socket cannot be opened: a busy port
+ * (`EADDRINUSE`) or any other bind or socket-option failure, with the same message wording.
+ */
+export function encapSocketUnavailable(port: number, err: unknown): ResourceUnavailableError {
+  const reason =
+    errnoOf(err) === 'EADDRINUSE'
+      ? 'the port is already in use'
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return new ResourceUnavailableError(
+    `Cannot open UDP encapsulation socket on port ${port}: ${reason}`,
+    { cause: err },
+  );
 }

@@ -1,10 +1,11 @@
 /**
- * Numeric IP address checks of IpSecService (`checkInetAddress`, used by SPI allocation and
- * transform creation): empty, non-numeric and wildcard addresses are refused with Android's
- * messages. Addresses are normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination
- * compares like with like.
+ * Numeric IP address checks of IpSecService (`checkInetAddress`, aosp-ipsec §1 step 1 and §4 f):
+ * empty, non-numeric and wildcard addresses are refused with Android's messages. Addresses are
+ * normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination compares like with like.
+ * Zone ids (`fe80::1%eth0`) are refused: neither backend can keep them in an SA.
  */
 import { isIP, SocketAddress } from 'node:net';
+import { normalizeAddress } from '../sys/mod.ts';
 import { truncateText } from './_socket_args.ts';
 import { IllegalArgumentError } from './errors.ts';
 
@@ -21,7 +22,7 @@ export interface InetAddress {
  * @param text a numeric IPv4 or IPv6 literal
  * @returns the normalised address and family
  * @throws {IllegalArgumentError} "Unspecified address", "Not a numeric address: X",
- *   "Inappropriate wildcard address: X"
+ *   "Scoped address not supported: X (…)", "Inappropriate wildcard address: X"
  */
 export function checkInetAddress(text: unknown): InetAddress {
   if (typeof text !== 'string') {
@@ -30,6 +31,12 @@ export function checkInetAddress(text: unknown): InetAddress {
   if (text === '') throw new IllegalArgumentError('Unspecified address');
   const kind = isIP(text);
   if (kind === 0) throw new IllegalArgumentError(`Not a numeric address: ${truncateText(text)}`);
+  // An SA has no zone (nor has xfrm_address_t): dropping it would name the address on every link.
+  if (text.includes('%')) {
+    throw new IllegalArgumentError(
+      `Scoped address not supported: ${truncateText(text)} (an SA address has no zone id)`,
+    );
+  }
   const family = kind === 4 ? 'IPv4' : 'IPv6';
   const address = new SocketAddress({ address: text, family: kind === 4 ? 'ipv4' : 'ipv6' })
     .address;
@@ -40,8 +47,4 @@ export function checkInetAddress(text: unknown): InetAddress {
 }
 
 /** Normalises a numeric address without the wildcard check; `undefined` when not numeric. */
-export function normalizeAddress(text: string): string | undefined {
-  const kind = isIP(text);
-  if (kind === 0) return undefined;
-  return new SocketAddress({ address: text, family: kind === 4 ? 'ipv4' : 'ipv6' }).address;
-}
+export { normalizeAddress };

@@ -16,7 +16,6 @@ import {
 } from './ipsec_datagram_socket.ts';
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
 import { IpSecTransform } from './ipsec_transform.ts';
-import { KernelBackend } from './kernel_backend.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
@@ -223,7 +222,9 @@ export class IpSecManager implements AsyncDisposable {
       backend = new UserspaceBackend();
       ownsBackend = true;
     } else if (chosen === 'kernel') {
-      // Probes first: no ESP or no CAP_NET_ADMIN → KernelBackendUnavailableError now, not later.
+      // Loaded here only: the userspace path never loads the kernel layer. Probes first: no ESP
+      // or no CAP_NET_ADMIN → KernelBackendUnavailableError now, not later.
+      const { KernelBackend } = await import('./kernel_backend.ts');
       backend = await KernelBackend.create();
       ownsBackend = true;
     } else if (

@@ -14,6 +14,7 @@
  */
 
 import { Server as NetServer, Socket as NetSocket } from 'node:net';
+import { SerialQueue } from '../sys/serial_queue.ts';
 import { describeValue } from './_socket_args.ts';
 import type {
   AddressFamily,
@@ -130,16 +131,14 @@ export class IpSecService {
   #nextResourceId = 1;
   #nextOwnerTag = 1;
   /** Tail of the operation queue: calls run one at a time, like Android's `synchronized` service. */
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(backend: Backend) {
     this.#backend = backend;
   }
 
   #serialize<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(operation, operation);
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(operation);
   }
 
   /** The backend this service drives. */

@@ -3,8 +3,9 @@
  * frees the reservation unless a transform was built from it; then the transform owns the SPI
  * and closing frees nothing until the transform is closed too.
  */
+
+import { formatSpi } from '../esp/mod.ts';
 import type { ManagerContext } from './_manager_context.ts';
-import { formatSpi } from './errors.ts';
 
 /** Android `IpSecManager.INVALID_RESOURCE_ID`. */
 export const INVALID_RESOURCE_ID = -1;

@@ -18,13 +18,8 @@ import {
   UserspaceEngine,
   UserspaceSa,
 } from '../datapath/mod.ts';
-import {
-  type AeadName,
-  type AuthName,
-  type CipherName,
-  SequenceNumberExhaustedError,
-} from '../esp/mod.ts';
-import { assertSupportedAlgorithms } from './_supported_algorithms.ts';
+import { SequenceNumberExhaustedError } from '../esp/mod.ts';
+import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
@@ -39,10 +34,10 @@ import type {
 } from './backend.ts';
 import {
   DestinationMismatchError,
+  encapSocketUnavailable,
   IllegalArgumentError,
   IllegalStateError,
   MessageTooLongError,
-  ResourceUnavailableError,
   TransformClosedError,
   UnsupportedOperationError,
 } from './errors.ts';
@@ -183,30 +178,13 @@ export class UserspaceBackend implements Backend {
         'Cannot build transform: the encapsulation socket belongs to another backend',
       );
     }
-    assertSupportedAlgorithms(config);
-    const { encryption, authentication, aead } = config;
+    const algorithms = espAlgorithms(config);
     return this.#engine.createSa({
       spi: config.spi,
       sourceAddress: config.sourceAddress,
       destinationAddress: config.destinationAddress,
       family: config.family,
-      ...(encryption !== undefined
-        ? { cipher: { name: encryption.name as CipherName, key: encryption.key } }
-        : {}),
-      ...(authentication !== undefined
-        ? {
-            auth: {
-              name: authentication.name as AuthName,
-              key: authentication.key,
-              truncationLengthBits: authentication.truncationLengthBits,
-            },
-          }
-        : {}),
-      ...(aead !== undefined
-        ? {
-            aead: { name: aead.name as AeadName, key: aead.key, icvLengthBits: aead.icvLengthBits },
-          }
-        : {}),
+      ...algorithms,
       encapSocket: encap.socket.socket,
       remotePort: encap.remotePort,
       replayWindowSize: config.replayWindowSize,
@@ -222,12 +200,7 @@ export class UserspaceBackend implements Backend {
     try {
       return new UserspaceEncapSocket(this.#engine, await this.#engine.openEncapSocket(options));
     } catch (err: unknown) {
-      const code = (err as { code?: unknown }).code;
-      const reason = code === 'EADDRINUSE' ? 'the port is already in use' : String(code ?? err);
-      throw new ResourceUnavailableError(
-        `Cannot open UDP encapsulation socket on port ${options.port}: ${reason}`,
-        { cause: err },
-      );
+      throw encapSocketUnavailable(options.port, err);
     }
   }
 

@@ -4,6 +4,7 @@
  * Commands run one at a time, in arrival order, across all clients.
  */
 
+import { SerialQueue } from '../sys/serial_queue.ts';
 import type { CommandContext } from './commands/command_context.ts';
 import { dispatchCommand } from './commands/command_table.ts';
 import type { LinuxNet } from './linux_net.ts';
@@ -25,7 +26,7 @@ import { TetherController } from './tether_controller.ts';
  */
 export class Netd {
   readonly #context: CommandContext;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #commandCount = 0;
   #stopped = false;
   readonly #stateFile: StateFile | undefined;
@@ -74,9 +75,7 @@ export class Netd {
       if (this.#stopped) return [{ code: 400, message: 'netd is shutting down' }];
       return dispatchCommand(this.#context, argv);
     };
-    const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#queue.run(run);
   }
 
   /**
@@ -86,7 +85,7 @@ export class Netd {
    * @returns one message per clean-up step that failed (empty when all went well)
    */
   async shutdown(): Promise<string[]> {
-    const done = this.#queue;
+    const done = this.#queue.idle();
     this.#stopped = true;
     await done;
     const problems = [

@@ -15,6 +15,7 @@
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { SerialQueue } from '../sys/serial_queue.ts';
 import { DaemonRunningError, SocketPathInUseError } from './errors.ts';
 import type { Frame } from './protocol/request_framer.ts';
 import { type CommandExecutor, ProtocolSession } from './protocol/session.ts';
@@ -166,7 +167,7 @@ export class NetdServer {
     this.#log?.(`connection ${id} opened`);
     const session = new ProtocolSession(execute);
     let pending = 0;
-    let chain: Promise<void> = Promise.resolve();
+    const queue = new SerialQueue();
 
     const handle = async (frame: Frame): Promise<void> => {
       this.#requestCount += 1;
@@ -197,8 +198,9 @@ export class NetdServer {
       for (const frame of session.push(chunk)) {
         pending += 1;
         if (pending >= MAX_PENDING_FRAMES) socket.pause();
-        chain = chain
-          .then(() => handle(frame))
+        void queue
+          .run(() => handle(frame))
+          .catch(() => undefined)
           .finally(() => {
             pending -= 1;
             if (pending < MAX_PENDING_FRAMES / 2 && socket.isPaused() && !socket.destroyed)

@@ -7,8 +7,11 @@
  * - {@link MalformedNetlinkMessageError}: bytes that are not a valid netlink message.
  * - {@link FfiUnavailableError}: the C library could not be loaded through koffi.
  * - {@link SocketFdUnavailableError}: a Node socket has no file descriptor to work on.
+ * - {@link UdpBindError}: a UDP socket could not be bound (busy port, no permission).
  */
-import { getSystemErrorMap } from 'node:util';
+import { errnoDescription, errnoName } from './errno.ts';
+
+export { errnoDescription, errnoName };
 
 /**
  * Base class of every error thrown by `src/sys`.
@@ -27,24 +30,6 @@ export class SysError extends Error {
     this.name = 'SysError';
     this.code = code;
   }
-}
-
-/**
- * Symbolic name of a positive errno (`2` → `'ENOENT'`), from the platform's error table;
- * `'E<number>'` when the platform does not know it.
- *
- * @example
- * ```ts
- * errnoName(17); // 'EEXIST'
- * ```
- */
-export function errnoName(errno: number): string {
-  return getSystemErrorMap().get(-errno)?.[0] ?? `E${errno}`;
-}
-
-/** Human description of a positive errno (`2` → `'no such file or directory'`). */
-export function errnoDescription(errno: number): string {
-  return getSystemErrorMap().get(-errno)?.[1] ?? `error ${errno}`;
 }
 
 /** Options of {@link NetlinkError}. */
@@ -140,5 +125,36 @@ export class SocketFdUnavailableError extends SysError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_SYS_SOCKET_FD_UNAVAILABLE', options);
     this.name = 'SocketFdUnavailableError';
+  }
+}
+
+/**
+ * A UDP socket could not be bound: the port is in use (`EADDRINUSE`), privileged (`EACCES`), or
+ * the address is not available. `errnoName` says which, when the system said.
+ *
+ * @example
+ * ```ts
+ * import { UdpBindError } from './errors.ts';
+ * new UdpBindError(4500, 'EADDRINUSE').reason; // 'the port is already in use'
+ * ```
+ */
+export class UdpBindError extends SysError {
+  /** The port that was asked for (0 = any). */
+  readonly port: number;
+  /** Symbolic errno, e.g. `'EADDRINUSE'`; `undefined` when the failure carried none. */
+  readonly errnoName: string | undefined;
+  /** Why, in words (`'the port is already in use'`). */
+  readonly reason: string;
+  constructor(port: number, errnoName: string | undefined, options?: ErrorOptions) {
+    const cause = options?.cause;
+    const reason =
+      errnoName === 'EADDRINUSE'
+        ? 'the port is already in use'
+        : (errnoName ?? (cause instanceof Error ? cause.message : String(cause)));
+    super(`Cannot bind UDP port ${port}: ${reason}`, 'ERR_SYS_UDP_BIND', options);
+    this.name = 'UdpBindError';
+    this.port = port;
+    this.errnoName = errnoName;
+    this.reason = reason;
   }
 }

@@ -1,18 +1,36 @@
 /**
  * The system-call layer: libc through koffi (loaded on first use, never at import), the generic
- * netlink socket and message framing, and their errors. The XFRM codec (`src/xfrm`), netd's route
- * programming and the IPsec service build on it.
+ * netlink socket and message framing, errno names, numeric addresses (text ↔ bytes), the serial
+ * queue and wildcard UDP binding that both IPsec backends share, and their errors. The XFRM codec
+ * (`src/xfrm`), both backends, netd's route programming and the IPsec service build on it.
  */
 export {
+  ERRNO_TABLE,
+  type Errno,
   errnoDescription,
   errnoName,
+  errnoNumber,
+  errnoOf,
+  isErrno,
+  strerror,
+} from './errno.ts';
+export {
   FfiUnavailableError,
   MalformedNetlinkMessageError,
   NetlinkError,
   type NetlinkErrorOptions,
   SocketFdUnavailableError,
   SysError,
+  UdpBindError,
 } from './errors.ts';
+export {
+  formatInetAddress,
+  type InetAddressBytes,
+  type InetFamily,
+  normalizeAddress,
+  parseInetAddress,
+  sameAddress,
+} from './inet_address.ts';
 export { type Libc, libc } from './libc.ts';
 export {
   decodeNetlinkMessages,
@@ -34,4 +52,6 @@ export {
   SO_PEERCRED,
   SO_PEERGROUPS,
 } from './peer_credentials.ts';
+export { SerialQueue } from './serial_queue.ts';
 export { type SocketLike, socketFd } from './socket_fd.ts';
+export { bindWildcardUdpSocket } from './udp_socket.ts';

@@ -4,6 +4,7 @@
  * `SO_PEERGROUPS` (its supplementary groups, Linux ≥ 4.13). Nothing the peer sends can change
  * these; the privileged side knows its callers only by them.
  */
+import { errnoNumber } from './errno.ts';
 import { SysError } from './errors.ts';
 import { libc } from './libc.ts';
 import { HOST_LITTLE_ENDIAN } from './netlink/message.ts';
@@ -14,7 +15,7 @@ const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 /** `SO_PEERGROUPS`. */
 export const SO_PEERGROUPS = 59;
-const ERANGE = 34;
+const ERANGE = errnoNumber('ERANGE');
 /** Upper bound on the groups read (the kernel's `NGROUPS_MAX` is 65536). */
 const MAX_GROUPS = 65536;
 

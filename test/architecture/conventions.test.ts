@@ -16,6 +16,7 @@ const SRC = resolve(import.meta.dirname, '../../src');
 const ERROR_AREAS: Readonly<Record<string, readonly string[]>> = {
   esp: ['ESP'],
   datapath: ['DATAPATH'],
+  kernel: ['KERNEL'],
   ipsec: ['IPSEC'],
   sys: ['SYS'],
   xfrm: ['XFRM'],

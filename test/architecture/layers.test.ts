@@ -16,11 +16,12 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   esp: [],
   sys: [],
   xfrm: ['esp', 'sys'],
-  datapath: ['esp'],
-  ipsec: ['datapath', 'xfrm', 'esp', 'sys'],
+  datapath: ['esp', 'sys'],
+  kernel: ['xfrm', 'esp', 'sys'],
+  ipsec: ['datapath', 'kernel', 'xfrm', 'esp', 'sys'],
   netutils: [],
   netd: ['netutils', 'sys'],
-  cli: ['netd', 'netutils', 'ipsec', 'datapath', 'xfrm', 'esp', 'sys'],
+  cli: ['netd', 'netutils', 'ipsec', 'datapath', 'kernel', 'xfrm', 'esp', 'sys'],
 };
 
 const IMPORT_REGEXP =

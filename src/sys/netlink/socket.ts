@@ -14,8 +14,10 @@
  * Extended ACKs are enabled so kernel error texts ("Requested type not found") reach the error.
  */
 
+import { errnoNumber } from '../errno.ts';
 import { NetlinkError } from '../errors.ts';
 import { libc } from '../libc.ts';
+import { SerialQueue } from '../serial_queue.ts';
 import {
   decodeNetlinkError,
   decodeNetlinkMessages,
@@ -43,10 +45,10 @@ const NETLINK_EXT_ACK = 11;
 const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const POLLIN = 0x1;
-const EINTR = 4;
-const EAGAIN = 11;
-const EBADF = 9;
-const ETIMEDOUT = 110;
+const EINTR = errnoNumber('EINTR');
+const EAGAIN = errnoNumber('EAGAIN');
+const EBADF = errnoNumber('EBADF');
+const ETIMEDOUT = errnoNumber('ETIMEDOUT');
 /** `sizeof(struct sockaddr_nl)`: family (u16), pad (u16), pid (u32), groups (u32). */
 const SOCKADDR_NL_LENGTH = 12;
 /** `sizeof(struct pollfd)`: fd (int), events (short), revents (short). */
@@ -103,7 +105,7 @@ export class NetlinkSocket {
   readonly #buffer: Uint8Array;
   readonly #pollFds = new Uint8Array(POLLFD_LENGTH);
   readonly #timeoutMs: number;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #closed = false;
   #busy = 0;
 
@@ -187,9 +189,12 @@ export class NetlinkSocket {
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(task);
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#queue.run(task);
+  }
+
+  /** Resolves once every request submitted so far has settled. */
+  idle(): Promise<void> {
+    return this.#queue.idle();
   }
 
   async #exchange(
@@ -271,7 +276,7 @@ export class NetlinkSocket {
         if (n > this.#buffer.length) {
           throw new NetlinkError(
             `${operation} (reply of ${n} bytes exceeds the receive buffer)`,
-            90 /* EMSGSIZE */,
+            errnoNumber('EMSGSIZE'),
           );
         }
         return this.#buffer.slice(0, n);

@@ -1,0 +1,77 @@
+/**
+ * One kernel SA as this layer remembers it: the addresses and SPI that name it in the kernel
+ * (`XFRM_MSG_DELSA`/`GETSA` take destination + SPI), its owner tag (the kernel's `reqid`), the
+ * encapsulation socket it sends through, and the largest payload one protected datagram can carry.
+ * The keys are not kept: they went to the kernel in `XFRM_MSG_UPDSA` and were zeroed.
+ */
+import {
+  type AeadName,
+  type AuthName,
+  type CipherName,
+  maxProtectedUdpPayloadLength,
+} from '../esp/mod.ts';
+import type { KernelEncapSocket } from './encap_socket.ts';
+
+/** What {@link KernelEngine.createSa} installs (checked by the caller; the kernel re-checks). */
+export interface KernelSaOptions {
+  readonly spi: number;
+  readonly sourceAddress: string;
+  readonly destinationAddress: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly cipher?: { readonly name: CipherName; readonly key: Uint8Array };
+  readonly auth?: {
+    readonly name: AuthName;
+    readonly key: Uint8Array;
+    readonly truncationLengthBits: number;
+  };
+  readonly aead?: {
+    readonly name: AeadName;
+    readonly key: Uint8Array;
+    readonly icvLengthBits: number;
+  };
+  /** ESP-in-UDP through this socket to `remotePort`; absent = plain ESP. */
+  readonly encapsulation?: { readonly socket: KernelEncapSocket; readonly remotePort: number };
+  /** Anti-replay window in packets. */
+  readonly replayWindowSize: number;
+  readonly esn: boolean;
+  /** The kernel's `reqid` (Android: the owner's UID). */
+  readonly ownerTag: number;
+}
+
+/**
+ * An installed SA. Created and deleted by {@link KernelEngine}.
+ *
+ * @example
+ * ```ts
+ * // see KernelEngine.createSa
+ * ```
+ */
+export class KernelSa {
+  readonly spi: number;
+  readonly sourceAddress: string;
+  readonly destinationAddress: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly reqid: number;
+  readonly encapSocket: KernelEncapSocket | undefined;
+  readonly remotePort: number;
+  /** Largest payload one protected datagram can carry (the userspace SA's limit too). */
+  readonly maxPayloadLength: number;
+  deleted = false;
+  constructor(options: KernelSaOptions) {
+    const encapsulation = options.encapsulation;
+    this.maxPayloadLength = maxProtectedUdpPayloadLength({
+      family: options.family,
+      encapsulated: encapsulation !== undefined,
+      ...(options.cipher !== undefined ? { cipher: options.cipher } : {}),
+      ...(options.auth !== undefined ? { auth: options.auth } : {}),
+      ...(options.aead !== undefined ? { aead: options.aead } : {}),
+    });
+    this.spi = options.spi;
+    this.sourceAddress = options.sourceAddress;
+    this.destinationAddress = options.destinationAddress;
+    this.family = options.family;
+    this.reqid = options.ownerTag;
+    this.encapSocket = encapsulation?.socket;
+    this.remotePort = encapsulation?.remotePort ?? 0;
+  }
+}
