@@ -16,7 +16,6 @@
  * ({@link ProtectedSocket.inboundPending}), is dropped and counted.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { buildUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
 import { sameAddress } from '../sys/mod.ts';
@@ -28,6 +27,7 @@ import {
   SocketClosedError,
 } from './errors.ts';
 import type { DatapathStatistics } from './statistics.ts';
+import { TypedEventEmitter } from './typed_event_emitter.ts';
 import type { UserspaceSa } from './userspace_sa.ts';
 
 /** Local address of a bound socket. */
@@ -44,6 +44,16 @@ export interface ProtectedSocketHooks {
   onClosed(socket: ProtectedSocket): void;
 }
 
+/** Events of a {@link ProtectedSocket}. */
+export interface ProtectedSocketEvents {
+  /** A datagram for the application (clear text, or opened from ESP). */
+  readonly message: [msg: Buffer, rinfo: DatapathRemoteInfo];
+  readonly close: [];
+  readonly error: [err: Error];
+  /** A datagram was dropped because the applied inbound SA was deleted. */
+  readonly refused: [];
+}
+
 /**
  * A `dgram.Socket`-like socket that ESP transforms can be applied to. Events: `'message'`
  * `(msg: Buffer, rinfo)`, `'close'`, `'error'`, and `'refused'` when a datagram was dropped
@@ -54,7 +64,7 @@ export interface ProtectedSocketHooks {
  * // Created by UserspaceEngine.createProtectedSocket('udp4').
  * ```
  */
-export class ProtectedSocket extends EventEmitter {
+export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
   readonly type: 'udp4' | 'udp6';
   readonly family: 'IPv4' | 'IPv6';
   readonly #udp: Socket;

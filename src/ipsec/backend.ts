@@ -15,8 +15,8 @@
  * cannot do, `TransformClosedError`/`DestinationMismatchError` for socket I/O). Per-packet failures
  * are counted, never thrown.
  */
-import type { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
+import type { TypedEventEmitter } from '../datapath/mod.ts';
 
 /** Transform direction on a socket (Android `DIRECTION_IN` / `DIRECTION_OUT`). */
 export type TransformDirection = 'in' | 'out';
@@ -64,12 +64,21 @@ export interface BackendSa {
   readonly destinationAddress: string;
 }
 
+/** Events of a {@link BackendDatagramSocket}. */
+export interface BackendDatagramSocketEvents {
+  /** A datagram delivered to the application. */
+  readonly message: [msg: Buffer, rinfo: RemoteInfo];
+  readonly close: [];
+  readonly error: [err: Error];
+  /** Optional: a datagram was dropped because the applied inbound transform was closed. */
+  readonly refused: [];
+}
+
 /**
- * A datagram socket a backend can protect. It is an `EventEmitter` emitting `'message'`
- * `(msg: Buffer, rinfo: RemoteInfo)` for every datagram delivered to the application, `'close'`
- * and `'error'`.
+ * A datagram socket a backend can protect: an `EventEmitter` of
+ * {@link BackendDatagramSocketEvents}.
  */
-export interface BackendDatagramSocket extends EventEmitter {
+export interface BackendDatagramSocket extends TypedEventEmitter<BackendDatagramSocketEvents> {
   readonly type: 'udp4' | 'udp6';
   /** Binds; `port` 0 or omitted = random. */
   bind(port: number, address: string | undefined): Promise<SocketAddressInfo>;

@@ -13,7 +13,7 @@
  * apply is pending the backend drops clear text. The `for await` adapter holds at most
  * `receiveQueueLength` datagrams (see `_receive_queue.ts`).
  */
-import { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../datapath/mod.ts';
 import {
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
   type ReceiveQueueOptions,
@@ -31,7 +31,7 @@ export interface DatagramMessage {
 
 const BACKEND_SOCKETS = new WeakMap<IpSecDatagramSocket, BackendDatagramSocket>();
 
-/** What a transform change does to the socket: apply inbound, apply outbound, remove both. */
+/** @internal What a transform change does to the socket: apply inbound, apply outbound, remove both. */
 export type TransformChangeKind = 'in' | 'out' | 'remove';
 
 type ChangeTracker = (kind: TransformChangeKind, change: () => Promise<void>) => Promise<void>;
@@ -62,10 +62,19 @@ export function trackTransformChange(
   return tracker === undefined ? change() : tracker(kind, change);
 }
 
+/** Events of an {@link IpSecDatagramSocket} (as `dgram.Socket`'s). */
+export interface IpSecDatagramSocketEvents {
+  /** A datagram arrived: clear text, or opened from ESP when an inbound transform is applied. */
+  readonly message: [msg: Buffer, rinfo: RemoteInfo];
+  /** The socket is closed. */
+  readonly close: [];
+  /** A socket error (emitted only while someone listens for it). */
+  readonly error: [err: Error];
+}
+
 /**
  * A datagram socket IPsec transforms can be applied to. Create it with
- * `IpSecManager.createDatagramSocket('udp4' | 'udp6')`. Events: `'message'`
- * `(msg: Buffer, rinfo: RemoteInfo)`, `'close'`, `'error'`.
+ * `IpSecManager.createDatagramSocket('udp4' | 'udp6')`. Events: {@link IpSecDatagramSocketEvents}.
  *
  * @example
  * ```ts
@@ -80,7 +89,10 @@ export function trackTransformChange(
  * console.log(String(msg), rinfo.port === port); // hello true
  * ```
  */
-export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable {
+export class IpSecDatagramSocket
+  extends TypedEventEmitter<IpSecDatagramSocketEvents>
+  implements AsyncDisposable
+{
   readonly #socket: BackendDatagramSocket;
   readonly #queueOptions: ReceiveQueueOptions;
   /** Applies and removes called and not settled yet. */
@@ -91,19 +103,24 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
   #waitingSends = 0;
   #lastWaitingSend: Promise<void> | undefined;
 
-  /** @internal Created by `IpSecManager.createDatagramSocket`. */
-  constructor(
+  /** @internal Used by `IpSecManager.createDatagramSocket`. */
+  static create(
     socket: BackendDatagramSocket,
     queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
-  ) {
+  ): IpSecDatagramSocket {
+    return new IpSecDatagramSocket(socket, queueOptions);
+  }
+
+  /** Created by `IpSecManager.createDatagramSocket` only. */
+  private constructor(socket: BackendDatagramSocket, queueOptions: ReceiveQueueOptions) {
     super();
     this.#socket = socket;
     this.#queueOptions = queueOptions;
     BACKEND_SOCKETS.set(this, socket);
     CHANGE_TRACKERS.set(this, (kind, change) => this.#trackChange(kind, change));
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.emit('message', msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.emit('message', msg, rinfo));
     socket.on('close', () => this.emit('close'));
-    socket.on('error', (err: unknown) => {
+    socket.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }

@@ -308,7 +308,7 @@ export class IpSecManager implements AsyncDisposable {
       this.#context.options,
     );
     await this.#context.adopt(r.resourceId, 'allocate SPI');
-    return new SecurityParameterIndex(this.#context, r.resourceId, r.spi, r.destination.address);
+    return SecurityParameterIndex.create(this.#context, r.resourceId, r.spi, r.destination.address);
   }
 
   /**
@@ -350,7 +350,7 @@ export class IpSecManager implements AsyncDisposable {
       this.#context.options,
     );
     await this.#context.adopt(r.resourceId, 'open UDP encapsulation socket');
-    const socket = new UdpEncapsulationSocket(
+    const socket = UdpEncapsulationSocket.create(
       this.#context,
       r.resourceId,
       r.socket,
@@ -378,7 +378,7 @@ export class IpSecManager implements AsyncDisposable {
         `Cannot create socket: type must be 'udp4' or 'udp6', got ${describeValue(type)}`,
       );
     }
-    const socket = new IpSecDatagramSocket(
+    const socket = IpSecDatagramSocket.create(
       this.#context.service.backend.createDatagramSocket(type),
       this.#queueOptions,
     );

@@ -7,6 +7,7 @@
 import { contextOf, type ManagerContext } from './_manager_context.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import { IpSecAlgorithm } from './ipsec_algorithm.ts';
+import type { IpSecManager } from './ipsec_manager.ts';
 import type { TransformDescription } from './ipsec_service.ts';
 import { IpSecTransformState } from './ipsec_transform_state.ts';
 import { INVALID_RESOURCE_ID, SecurityParameterIndex } from './security_parameter_index.ts';
@@ -50,8 +51,13 @@ export class IpSecTransform implements AsyncDisposable {
   readonly #description: TransformDescription;
   #resourceId: number;
 
-  /** @internal Created by {@link IpSecTransformBuilder.buildTransportModeTransform}. */
-  constructor(context: ManagerContext, description: TransformDescription) {
+  /** @internal Used by {@link IpSecTransformBuilder.buildTransportModeTransform}. */
+  static create(context: ManagerContext, description: TransformDescription): IpSecTransform {
+    return new IpSecTransform(context, description);
+  }
+
+  /** Created by {@link IpSecTransformBuilder.buildTransportModeTransform} only. */
+  private constructor(context: ManagerContext, description: TransformDescription) {
     this.#context = context;
     this.#description = description;
     this.#resourceId = description.resourceId;
@@ -187,8 +193,9 @@ export class IpSecTransformBuilder {
 
   /**
    * @param manager the `IpSecManager` the transforms belong to (Android passes a `Context`)
+   * @throws {TypeError} `manager` is not an `IpSecManager` (Android: `NullPointerException`)
    */
-  constructor(manager: object) {
+  constructor(manager: IpSecManager) {
     this.#context = contextOf(manager, 'create IpSecTransform.Builder');
   }
 
@@ -265,7 +272,7 @@ export class IpSecTransformBuilder {
       this.#context.options,
     );
     await this.#context.adopt(resourceId, 'build transform');
-    return new IpSecTransform(this.#context, description);
+    return IpSecTransform.create(this.#context, description);
   }
 }
 

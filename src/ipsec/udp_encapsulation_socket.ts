@@ -7,7 +7,7 @@
  * handled by the backend and never reach the listeners. The `for await` adapter holds at most
  * `receiveQueueLength` datagrams for a slow loop (see `_receive_queue.ts`).
  */
-import { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../datapath/mod.ts';
 import type { ManagerContext } from './_manager_context.ts';
 import {
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
@@ -25,9 +25,17 @@ export interface IkeMessage {
   readonly rinfo: RemoteInfo;
 }
 
+/** Events of a {@link UdpEncapsulationSocket}. */
+export interface UdpEncapsulationSocketEvents {
+  /** An IKE datagram arrived (non-ESP marker included, as on the wire). */
+  readonly message: [message: Buffer, rinfo: RemoteInfo];
+  /** The user's handle is closed. */
+  readonly close: [];
+}
+
 /**
  * A UDP encapsulation socket (Android `IpSecManager.UdpEncapsulationSocket`). Events:
- * `'message'` `(message: Buffer, rinfo: RemoteInfo)` for each IKE datagram (non-ESP marker included).
+ * {@link UdpEncapsulationSocketEvents} (`'message'` for each IKE datagram, non-ESP marker included).
  *
  * @example
  * ```ts
@@ -41,7 +49,10 @@ export interface IkeMessage {
  * console.log('IKE from', rinfo.address, msg.length); // IKE from 127.0.0.1 32
  * ```
  */
-export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposable {
+export class UdpEncapsulationSocket
+  extends TypedEventEmitter<UdpEncapsulationSocketEvents>
+  implements AsyncDisposable
+{
   readonly #context: ManagerContext;
   readonly #socket: BackendEncapSocket;
   readonly #port: number;
@@ -49,12 +60,22 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
   readonly #queueOptions: ReceiveQueueOptions;
   #resourceId: number;
 
-  /** @internal Created by `IpSecManager.openUdpEncapsulationSocket`. */
-  constructor(
+  /** @internal Used by `IpSecManager.openUdpEncapsulationSocket`. */
+  static create(
     context: ManagerContext,
     resourceId: number,
     socket: BackendEncapSocket,
     queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ): UdpEncapsulationSocket {
+    return new UdpEncapsulationSocket(context, resourceId, socket, queueOptions);
+  }
+
+  /** Created by `IpSecManager.openUdpEncapsulationSocket` only. */
+  private constructor(
+    context: ManagerContext,
+    resourceId: number,
+    socket: BackendEncapSocket,
+    queueOptions: ReceiveQueueOptions,
   ) {
     super();
     this.#context = context;

@@ -5,7 +5,6 @@
  * `DestinationMismatchError`, a family mismatch → `IllegalArgumentError`). Transforms must use
  * UDP encapsulation: plain ESP needs IP protocol 50, i.e. the kernel backend.
  */
-import { EventEmitter } from 'node:events';
 import {
   type DatapathRemoteInfo,
   DestinationNotAllowedError,
@@ -15,6 +14,7 @@ import {
   type ProtectedSocket,
   SaDeletedError,
   SocketClosedError,
+  TypedEventEmitter,
   UserspaceEngine,
   UserspaceSa,
 } from '../datapath/mod.ts';
@@ -23,6 +23,7 @@ import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
+  BackendDatagramSocketEvents,
   BackendEncapSocket,
   BackendSa,
   BackendSaConfig,
@@ -66,7 +67,10 @@ class UserspaceEncapSocket implements BackendEncapSocket {
   }
 }
 
-class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSocket {
+class UserspaceDatagramSocket
+  extends TypedEventEmitter<BackendDatagramSocketEvents>
+  implements BackendDatagramSocket
+{
   readonly socket: ProtectedSocket;
   constructor(socket: ProtectedSocket) {
     super();
@@ -76,7 +80,7 @@ class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSoc
     );
     socket.on('close', () => this.emit('close'));
     socket.on('refused', () => this.emit('refused'));
-    socket.on('error', (err: unknown) => {
+    socket.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }
