@@ -6,7 +6,7 @@
 import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
-import { describeValue } from './_socket_args.ts';
+import { checkInteger, checkIntegerIn, describeValue } from './_socket_args.ts';
 import type { AddressFamily, Backend } from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import {
@@ -15,7 +15,7 @@ import {
   trackTransformChange,
 } from './ipsec_datagram_socket.ts';
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
-import { IpSecTransform } from './ipsec_transform.ts';
+import { checkReplayWindowSize, IpSecTransform } from './ipsec_transform.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
@@ -62,10 +62,6 @@ let nextDefaultOwner = 1;
 
 /** Default anti-replay window (Android 14, `REPLAY_WINDOW_SIZE_ESN`). */
 export const DEFAULT_REPLAY_WINDOW_SIZE = 4096;
-/** Smallest anti-replay window besides 0 (off); the ESP engine's limit. */
-const MIN_REPLAY_WINDOW_SIZE = 32;
-/** Largest anti-replay window (a bigger one would let a typo allocate gigabytes per SA). */
-const MAX_REPLAY_WINDOW_SIZE = 65536;
 /** Default NAT-T keepalive interval (RFC 3948 §4 suggests 20 s). */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 20_000;
 /** Largest `receiveQueueLength`. */
@@ -166,38 +162,29 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   static async create(options: IpSecManagerOptions = {}): Promise<IpSecManager> {
-    const replayWindowSize = options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE;
-    if (
-      !Number.isInteger(replayWindowSize) ||
-      (replayWindowSize !== 0 &&
-        (replayWindowSize < MIN_REPLAY_WINDOW_SIZE || replayWindowSize > MAX_REPLAY_WINDOW_SIZE))
-    ) {
-      throw new RangeError(
-        `Invalid replayWindowSize: expected 0 or an integer in 32..65536, got ${describeValue(replayWindowSize)}`,
-      );
-    }
+    const replayWindowSize = checkReplayWindowSize(
+      'create IpSecManager',
+      options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE,
+    );
     const keepaliveIntervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
     // setInterval() turns anything above 2^31 - 1 into 1 ms: a keepalive flood, not "rarely".
-    if (
-      typeof keepaliveIntervalMs !== 'number' ||
-      !Number.isFinite(keepaliveIntervalMs) ||
-      keepaliveIntervalMs < 0 ||
-      keepaliveIntervalMs > 0x7fffffff
-    ) {
-      throw new RangeError(
-        `Invalid keepaliveIntervalMs: expected a number in 0..2147483647, got ${describeValue(keepaliveIntervalMs)}`,
+    if (typeof keepaliveIntervalMs !== 'number' || !Number.isFinite(keepaliveIntervalMs)) {
+      throw new TypeError(
+        `Cannot create IpSecManager: keepaliveIntervalMs must be a finite number, got ${describeValue(keepaliveIntervalMs)}`,
       );
     }
-    const receiveQueueLength = options.receiveQueueLength ?? DEFAULT_RECEIVE_QUEUE_LENGTH;
-    if (
-      !Number.isInteger(receiveQueueLength) ||
-      receiveQueueLength < 1 ||
-      receiveQueueLength > MAX_RECEIVE_QUEUE_LENGTH
-    ) {
-      throw new RangeError(
-        `Invalid receiveQueueLength: expected an integer in 1..${MAX_RECEIVE_QUEUE_LENGTH}, got ${describeValue(receiveQueueLength)}`,
+    if (keepaliveIntervalMs < 0 || keepaliveIntervalMs > 0x7fffffff) {
+      throw new IllegalArgumentError(
+        `Cannot create IpSecManager: keepaliveIntervalMs must be in 0..2147483647, got ${keepaliveIntervalMs}`,
       );
     }
+    const receiveQueueLength = checkIntegerIn(
+      'create IpSecManager',
+      'receiveQueueLength',
+      options.receiveQueueLength ?? DEFAULT_RECEIVE_QUEUE_LENGTH,
+      1,
+      MAX_RECEIVE_QUEUE_LENGTH,
+    );
     // Every option is checked before a backend (sockets) is created: a bad option leaks nothing.
     const { ownerId: owner, esn, randomUint32 } = options;
     if (
@@ -287,16 +274,9 @@ export class IpSecManager implements AsyncDisposable {
     this.#context.assertOpen('allocate SPI');
     let spiValue = 0;
     if (requestedSpi !== undefined) {
-      if (
-        !Number.isInteger(requestedSpi) ||
-        requestedSpi < -0x80000000 ||
-        requestedSpi > 0xffffffff
-      ) {
-        throw new TypeError(
-          `Cannot allocate SPI: requestedSpi must be a 32-bit integer, got ${describeValue(requestedSpi)}`,
-        );
-      }
-      spiValue = requestedSpi >>> 0;
+      // A Java int, signed or (as tsnetd prints SPIs) unsigned.
+      spiValue =
+        checkIntegerIn('allocate SPI', 'requestedSpi', requestedSpi, -0x80000000, 0xffffffff) >>> 0;
       if (spiValue === 0) {
         throw new IllegalArgumentError('Requested SPI must be a valid (non-zero) SPI');
       }
@@ -331,10 +311,7 @@ export class IpSecManager implements AsyncDisposable {
   ): Promise<UdpEncapsulationSocket> {
     this.#context.assertOpen('open UDP encapsulation socket');
     if (port !== undefined) {
-      if (!Number.isInteger(port))
-        throw new TypeError(
-          `Cannot open socket: port must be an integer, got ${describeValue(port)}`,
-        );
+      checkInteger('open socket', 'port', port);
       if (port === 0) throw new IllegalArgumentError('Specified port must be a valid port number!');
     }
     const family = options.family ?? 'IPv4';
