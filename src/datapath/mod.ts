@@ -22,7 +22,16 @@ export {
   type ProtectedSocketEvents,
   type ProtectedSocketHooks,
 } from './protected_socket.ts';
-export { type DatapathDropReason, DatapathStatistics } from './statistics.ts';
+export {
+  DATAPATH_COUNTERS,
+  type DatapathCounter,
+  type DatapathDropReason,
+  type DatapathReceiveKind,
+  type DatapathSendDropReason,
+  type DatapathSendKind,
+  DatapathStatistics,
+  type DatapathStatisticsSnapshot,
+} from './statistics.ts';
 export {
   type EventListener,
   type EventMap,

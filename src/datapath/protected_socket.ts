@@ -39,6 +39,7 @@ export interface DatapathAddressInfo {
 
 /** What the engine learns from a socket. */
 export interface ProtectedSocketHooks {
+  /** Where this socket's traffic is counted. */
   readonly statistics: DatapathStatistics;
   onBound(socket: ProtectedSocket): void;
   onClosed(socket: ProtectedSocket): void;
@@ -160,28 +161,39 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
     if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
     const sa = this.outboundSa;
+    const stats = this.#hooks.statistics;
     if (sa === undefined) {
       const maxLength = MAX_UDP_PAYLOAD_LENGTH[this.family];
       if (message.length > maxLength) {
+        stats.sendDropped('too-long');
         throw new PayloadTooLongError(
           `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
           maxLength,
         );
       }
-      await new Promise<void>((resolve, reject) => {
-        this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
-      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
+        });
+      } catch (err: unknown) {
+        stats.sendDropped('error');
+        throw err;
+      }
+      stats.sent('clear', message.length);
       return;
     }
     if (sa.deleted) {
+      stats.sendDropped('transform-closed');
       throw new SaDeletedError('Cannot send: the applied outbound transform was closed');
     }
     if (!sameAddress(address, sa.destinationAddress)) {
+      stats.sendDropped('destination-mismatch');
       throw new DestinationNotAllowedError(
         `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
       );
     }
     if (message.length > sa.maxPayloadLength) {
+      stats.sendDropped('too-long');
       throw new PayloadTooLongError(
         `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ESP-in-UDP datagram with the outbound transform`,
         sa.maxPayloadLength,
@@ -198,7 +210,13 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     const esp = sa.outbound.seal(inner, ESP_NEXT_HEADER.UDP);
     sa.packetCount++;
     sa.byteCount += inner.length;
-    await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
+    try {
+      await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
+    } catch (err: unknown) {
+      stats.sendDropped('error');
+      throw err;
+    }
+    stats.sent('esp', esp.length);
   }
 
   /** Whether an opened packet of `sa` may be delivered here (current or held inbound SA). */
@@ -208,6 +226,7 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
 
   /** Delivers a datagram opened from ESP. */
   deliver(payload: Uint8Array, rinfo: DatapathRemoteInfo): void {
+    this.#hooks.statistics.received('delivered', payload.length);
     const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     this.emit('message', msg, rinfo);
   }
@@ -223,7 +242,7 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
       }
       return;
     }
-    stats.count('rx.clear');
+    stats.received('clear', msg.length);
     this.emit('message', msg, {
       address: rinfo.address,
       family: this.family,

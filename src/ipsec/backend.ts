@@ -16,7 +16,7 @@
  * are counted, never thrown.
  */
 import type { Server, Socket } from 'node:net';
-import type { TypedEventEmitter } from '../datapath/mod.ts';
+import type { DatapathCounter, TypedEventEmitter } from '../datapath/mod.ts';
 
 /** Transform direction on a socket (Android `DIRECTION_IN` / `DIRECTION_OUT`). */
 export type TransformDirection = 'in' | 'out';
@@ -155,7 +155,21 @@ export interface OpenEncapSocketOptions {
   readonly family: AddressFamily;
   /** NAT-T keepalive interval (RFC 3948 §2.3); 0 disables. */
   readonly keepaliveIntervalMs: number;
+  /** Statistics scope of the socket's traffic (one per `IpSecManager`; see {@link Backend.statistics}). */
+  readonly scope?: object;
 }
+
+/**
+ * A counter of {@link IpSecManager.getStatistics}: the userspace data path's counters
+ * (`rx.*`, `tx.*`, `drop.*`, `tx.drop.*`, `error.encap-socket`) and `drop.queue-full`.
+ */
+export type IpSecCounter = DatapathCounter | 'drop.queue-full';
+
+/**
+ * Counters by key. A backend reports the keys it can count (the userspace backend: all of them;
+ * the kernel backend: see docs/kernel-backend.md); an absent key is not counted, not zero.
+ */
+export type IpSecStatistics = { readonly [K in IpSecCounter]?: number };
 
 /**
  * What the IpSecManager service core needs from a data path. Implement it to add a backend; the
@@ -186,8 +200,11 @@ export interface Backend {
   deleteSa(sa: BackendSa): Promise<void>;
   /** Opens and binds a UDP encapsulation socket. A busy port → `ResourceUnavailableError`. */
   openEncapSocket(options: OpenEncapSocketOptions): Promise<BackendEncapSocket>;
-  /** Creates a datagram socket this backend can protect. */
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket;
+  /**
+   * Creates a datagram socket this backend can protect; `scope` (one per `IpSecManager`) is where
+   * its traffic is counted.
+   */
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket;
   /** Applies an SA to a socket in one direction (outbound replaces; inbound keeps the old one held). */
   applyToSocket(
     socket: BackendDatagramSocket,
@@ -209,8 +226,11 @@ export interface Backend {
   removeFromStreamSocket?(socket: BackendStreamSocket): Promise<void>;
   /** Reads the SA's counters and replay state. */
   getTransformState(sa: BackendSa): Promise<BackendTransformState>;
-  /** Per-reason packet counters of the data path (drops, keepalives, IKE), if the backend has them. */
-  statistics(): Readonly<Record<string, number>>;
+  /**
+   * Packet counters of the traffic of the sockets created or opened with `scope` (omitted: of the
+   * whole backend), as far as the backend can count them.
+   */
+  statistics(scope?: object): IpSecStatistics;
   /** Closes every socket and deletes every SA. Idempotent. */
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
 import { checkInteger, checkIntegerIn, describeValue } from './_socket_args.ts';
-import type { AddressFamily, Backend } from './backend.ts';
+import type { AddressFamily, Backend, IpSecCounter, IpSecStatistics } from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import {
   backendSocketOf,
@@ -356,7 +356,7 @@ export class IpSecManager implements AsyncDisposable {
       );
     }
     const socket = IpSecDatagramSocket.create(
-      this.#context.service.backend.createDatagramSocket(type),
+      this.#context.service.backend.createDatagramSocket(type, this.#context.caller.token),
       this.#queueOptions,
     );
     this.#sockets.add(socket);
@@ -482,22 +482,28 @@ export class IpSecManager implements AsyncDisposable {
   }
 
   /**
-   * Per-reason packet counters of the backend's data path (drops by reason, keepalives, IKE),
-   * plus `drop.queue-full`: datagrams this manager's `for await` loops had no room for.
+   * Packet counters of this manager's own traffic — its datagram sockets and encapsulation
+   * sockets, not those of other managers sharing the backend: received and sent datagrams and
+   * bytes per kind (`rx.esp`, `tx.esp.bytes`, …), received datagrams dropped by reason
+   * (`drop.auth`, `drop.not-applied`, …), sends that failed (`tx.drop.<reason>`), and
+   * `drop.queue-full` (datagrams this manager's `for await` loops had no room for). The userspace
+   * backend reports every key of {@link IpSecCounter}; the kernel backend only those it can count.
    *
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
-   * console.log(ipsec.getStatistics()['drop.auth'] ?? 0);
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * await socket.send('ping', 9, '127.0.0.1');
+   * const stats = ipsec.getStatistics();
+   * console.log(stats['tx.clear'], stats['tx.clear.bytes'], stats['drop.auth']); // 1 4 0
    * ```
    */
-  getStatistics(): Readonly<Record<string, number>> {
-    const statistics = { ...this.#context.service.backend.statistics() };
-    if (this.#queueFullDrops > 0) {
-      statistics['drop.queue-full'] = (statistics['drop.queue-full'] ?? 0) + this.#queueFullDrops;
-    }
-    return statistics;
+  getStatistics(): IpSecStatistics {
+    return {
+      ...this.#context.service.backend.statistics(this.#context.caller.token),
+      'drop.queue-full': this.#queueFullDrops,
+    };
   }
 
   /** Quota usage of this manager's owner: `{ spis, transforms, encapSockets }`. */

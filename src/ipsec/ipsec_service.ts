@@ -291,6 +291,7 @@ export class IpSecService {
         port,
         family,
         keepaliveIntervalMs: options.keepaliveIntervalMs,
+        scope: caller.token,
       });
     } catch (err: unknown) {
       if (err instanceof ResourceUnavailableError) throw err;

@@ -20,6 +20,7 @@ import type {
   BackendSaConfig,
   BackendStreamSocket,
   BackendTransformState,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,
@@ -339,8 +340,8 @@ export class KernelBackend implements Backend {
     return mapped(this.#k, () => this.#engine.saState(kernelSa));
   }
 
-  statistics(): Readonly<Record<string, number>> {
-    // The kernel counts per namespace (/proc/net/xfrm_stat), not per backend.
+  statistics(): IpSecStatistics {
+    // The kernel counts per namespace (/proc/net/xfrm_stat), not per socket or manager.
     return {};
   }
 

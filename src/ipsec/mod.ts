@@ -21,6 +21,8 @@ export type {
   BackendSaAlgorithms,
   BackendSaConfig,
   BackendTransformState,
+  IpSecCounter,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,

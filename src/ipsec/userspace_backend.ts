@@ -6,6 +6,7 @@
  * UDP encapsulation: plain ESP needs IP protocol 50, i.e. the kernel backend.
  */
 import {
+  DatapathStatistics,
   type DatapathRemoteInfo,
   DestinationNotAllowedError,
   type EncapSocket,
@@ -28,6 +29,7 @@ import type {
   BackendSa,
   BackendSaConfig,
   BackendTransformState,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,
@@ -157,6 +159,8 @@ export class UserspaceBackend implements Backend {
   readonly name = 'userspace';
   readonly #engine: UserspaceEngine;
   readonly #sockets = new WeakMap<BackendDatagramSocket, ProtectedSocket>();
+  /** Counters per statistics scope (one per IpSecManager); the engine keeps the totals. */
+  readonly #scopes = new WeakMap<object, DatapathStatistics>();
 
   constructor(options: UserspaceBackendOptions = {}) {
     this.#engine = options.engine ?? new UserspaceEngine();
@@ -202,14 +206,19 @@ export class UserspaceBackend implements Backend {
 
   async openEncapSocket(options: OpenEncapSocketOptions): Promise<BackendEncapSocket> {
     try {
-      return new UserspaceEncapSocket(this.#engine, await this.#engine.openEncapSocket(options));
+      const { scope, ...rest } = options;
+      const socket = await this.#engine.openEncapSocket({
+        ...rest,
+        statistics: this.#statisticsOf(scope),
+      });
+      return new UserspaceEncapSocket(this.#engine, socket);
     } catch (err: unknown) {
       throw encapSocketUnavailable(options.port, err);
     }
   }
 
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket {
-    const protectedSocket = this.#engine.createProtectedSocket(type);
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
+    const protectedSocket = this.#engine.createProtectedSocket(type, this.#statisticsOf(scope));
     const socket = new UserspaceDatagramSocket(protectedSocket);
     this.#sockets.set(socket, protectedSocket);
     return socket;
@@ -251,8 +260,18 @@ export class UserspaceBackend implements Backend {
     return this.#engine.saState(sa);
   }
 
-  statistics(): Readonly<Record<string, number>> {
-    return this.#engine.statistics.snapshot();
+  #statisticsOf(scope: object | undefined): DatapathStatistics {
+    if (scope === undefined) return this.#engine.statistics;
+    let statistics = this.#scopes.get(scope);
+    if (statistics === undefined) {
+      statistics = new DatapathStatistics(this.#engine.statistics);
+      this.#scopes.set(scope, statistics);
+    }
+    return statistics;
+  }
+
+  statistics(scope?: object): IpSecStatistics {
+    return this.#statisticsOf(scope).snapshot();
   }
 
   async close(): Promise<void> {
