@@ -158,6 +158,16 @@ export class EncapSocket {
     }
   }
 
+  /** The open socket keeps the process alive (the default, as `dgram`). */
+  ref(): void {
+    this.#udp.ref();
+  }
+
+  /** The open socket does not keep the process alive. */
+  unref(): void {
+    this.#udp.unref();
+  }
+
   /** Closes the socket and stops keepalives. Idempotent. */
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;

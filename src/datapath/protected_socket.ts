@@ -251,6 +251,16 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     });
   }
 
+  /** The open socket keeps the process alive (the default, as `dgram`). */
+  ref(): void {
+    this.#udp.ref();
+  }
+
+  /** The open socket does not keep the process alive. */
+  unref(): void {
+    this.#udp.unref();
+  }
+
   /** Closes the UDP socket and forgets every SA. Idempotent. */
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;

@@ -53,6 +53,9 @@ export interface BackendEncapSocket {
    * unchanged). One receiver; `undefined` removes it.
    */
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void;
+  /** Whether the open socket keeps the process alive (`dgram`'s `ref`/`unref`). */
+  ref(): void;
+  unref(): void;
   /** Closes the socket and frees the port. Idempotent. */
   close(): Promise<void>;
 }
@@ -94,6 +97,9 @@ export interface BackendDatagramSocket extends TypedEventEmitter<BackendDatagram
    * drops clear text meanwhile, so nothing unprotected is delivered after apply was called.
    */
   setInboundPending?(pending: boolean): void;
+  /** Whether the open socket keeps the process alive (`dgram`'s `ref`/`unref`). */
+  ref(): void;
+  unref(): void;
   /** Closes. Idempotent. */
   close(): Promise<void>;
 }

@@ -15,7 +15,9 @@
  */
 import { TypedEventEmitter } from '../datapath/mod.ts';
 import {
+  checkMessagesOptions,
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  type MessagesOptions,
   type ReceiveQueueOptions,
   receiveQueued,
 } from './_receive_queue.ts';
@@ -253,25 +255,33 @@ export class IpSecDatagramSocket
   }
 
   /**
-   * Iterates over received datagrams until the socket closes or the loop breaks. Throws
-   * {@link TransformClosedError} when receiving fails because an applied inbound transform was
-   * closed and not removed. At most `receiveQueueLength` datagrams (`IpSecManager.create`
-   * option, default 1024) wait for the loop; newer ones are dropped and counted as
-   * `drop.queue-full`, like a full socket receive buffer.
+   * Iterates over received datagrams until the socket closes, the loop breaks or `signal` is
+   * aborted (then the loop throws an `AbortError`, `code: 'ABORT_ERR'`, and its listeners are
+   * removed). Throws {@link TransformClosedError} when receiving fails because an applied inbound
+   * transform was closed and not removed. At most `receiveQueueLength` datagrams
+   * (`IpSecManager.create` option, default 1024) wait for the loop; newer ones are dropped and
+   * counted as `drop.queue-full`, like a full socket receive buffer.
    *
+   * @throws {TypeError} `signal` is not an `AbortSignal`
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
    * await using socket = ipsec.createDatagramSocket('udp4');
-   * const { port } = await socket.bind(0, '127.0.0.1');
-   * await socket.send('x', port, '127.0.0.1');
-   * for await (const { message } of socket) { console.log(String(message)); break; }
+   * await socket.bind(0, '127.0.0.1');
+   * try {
+   *   for await (const { message } of socket.messages({ signal: AbortSignal.timeout(50) })) {
+   *     console.log(String(message));
+   *   }
+   * } catch (err) {
+   *   console.log((err as Error).name); // AbortError (nothing arrived within 50 ms)
+   * }
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
+  messages(options?: MessagesOptions): AsyncGenerator<DatagramMessage, void, undefined> {
+    const signal = checkMessagesOptions(options);
     let refused = false;
-    yield* receiveQueued(
+    return receiveQueued(
       this,
       this.#queueOptions,
       (closed) => {
@@ -288,7 +298,49 @@ export class IpSecDatagramSocket
         this.#socket.on('refused', onRefused);
         return () => this.#socket.off('refused', onRefused);
       },
+      signal,
     );
+  }
+
+  /**
+   * `for await (const { message, rinfo } of socket)`: {@link IpSecDatagramSocket.messages}
+   * without a signal.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * const { port } = await socket.bind(0, '127.0.0.1');
+   * await socket.send('x', port, '127.0.0.1');
+   * for await (const { message } of socket) { console.log(String(message)); break; }
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
+    return this.messages();
+  }
+
+  /**
+   * Lets the process exit while this socket is open (as `dgram.Socket.unref()`).
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * const ipsec = await IpSecManager.create();
+   * const socket = ipsec.createDatagramSocket('udp4').unref();
+   * await socket.bind(0, '127.0.0.1'); // does not keep the process alive
+   * await ipsec.close();
+   * ```
+   */
+  unref(): this {
+    this.#socket.unref();
+    return this;
+  }
+
+  /** Undoes {@link IpSecDatagramSocket.unref}: the open socket keeps the process alive again. */
+  ref(): this {
+    this.#socket.ref();
+    return this;
   }
 
   /** Closes the socket (idempotent). Applied transforms are not closed. */

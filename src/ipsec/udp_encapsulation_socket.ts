@@ -10,7 +10,9 @@
 import { TypedEventEmitter } from '../datapath/mod.ts';
 import type { ManagerContext } from './_manager_context.ts';
 import {
+  checkMessagesOptions,
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  type MessagesOptions,
   type ReceiveQueueOptions,
   receiveQueued,
 } from './_receive_queue.ts';
@@ -158,12 +160,60 @@ export class UdpEncapsulationSocket
    * }
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
-    yield* receiveQueued(
+  [Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
+    return this.messages();
+  }
+
+  /**
+   * Like `for await (… of encap)`, ended also by aborting `signal` (the loop throws an
+   * `AbortError`, `code: 'ABORT_ERR'`, and its listeners are removed).
+   *
+   * @throws {TypeError} `signal` is not an `AbortSignal`
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * const controller = new AbortController();
+   * setTimeout(() => controller.abort(), 20);
+   * try {
+   *   for await (const { message } of encap.messages({ signal: controller.signal })) console.log(message);
+   * } catch (err) {
+   *   console.log((err as { code?: string }).code); // ABORT_ERR
+   * }
+   * ```
+   */
+  messages(options?: MessagesOptions): AsyncGenerator<IkeMessage, void, undefined> {
+    const signal = checkMessagesOptions(options);
+    return receiveQueued(
       this,
       this.#queueOptions,
       (closed) => closed || this.#resourceId === INVALID_RESOURCE_ID,
+      undefined,
+      signal,
     );
+  }
+
+  /**
+   * Lets the process exit while this socket is open (as `dgram.Socket.unref()`); NAT-keepalive
+   * timers never keep it alive.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = (await ipsec.openUdpEncapsulationSocket()).unref();
+   * ```
+   */
+  unref(): this {
+    this.#socket.unref();
+    return this;
+  }
+
+  /** Undoes {@link UdpEncapsulationSocket.unref}. */
+  ref(): this {
+    this.#socket.ref();
+    return this;
   }
 
   /**

@@ -64,6 +64,12 @@ class UserspaceEncapSocket implements BackendEncapSocket {
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void {
     this.socket.setIkeReceiver(receiver);
   }
+  ref(): void {
+    this.socket.ref();
+  }
+  unref(): void {
+    this.socket.unref();
+  }
   close(): Promise<void> {
     return this.#engine.closeEncapSocket(this.socket);
   }
@@ -115,6 +121,12 @@ class UserspaceDatagramSocket
     } catch (err: unknown) {
       throw mapSocketError(err);
     }
+  }
+  ref(): void {
+    this.socket.ref();
+  }
+  unref(): void {
+    this.socket.unref();
   }
   close(): Promise<void> {
     return this.socket.close();
