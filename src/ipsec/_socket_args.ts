@@ -32,7 +32,9 @@ export function quoteValue(value: string): string {
  */
 export function checkInteger(action: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`Cannot ${action}: ${name} must be an integer, got ${describeValue(value)}`);
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be an integer, got ${describeValue(value)}`,
+    );
   }
   return value;
 }

@@ -6,8 +6,8 @@
  * UDP encapsulation: plain ESP needs IP protocol 50, i.e. the kernel backend.
  */
 import {
-  DatapathStatistics,
   type DatapathRemoteInfo,
+  DatapathStatistics,
   DestinationNotAllowedError,
   type EncapSocket,
   FamilyMismatchError,

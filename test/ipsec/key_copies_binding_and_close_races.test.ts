@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import {
   type Backend,
   type BackendSaConfig,
-  IllegalStateError,
   IllegalArgumentError,
+  IllegalStateError,
   IpSecAlgorithm,
   IpSecManager,
   IpSecTransform,
