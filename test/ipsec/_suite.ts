@@ -960,5 +960,37 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         assert.equal(reopened.getPort(), port);
       });
     });
+
+    describe('statistics (counters every backend reports)', () => {
+      test("each manager counts its own sends and deliveries, not another manager's", async () => {
+        await using mine = await device.createManager({ ownerId: 'stats-mine' });
+        await using theirs = await device.createManager({ ownerId: 'stats-theirs' });
+        await using encap = await mine.openUdpEncapsulationSocket();
+        await using transform = await loopbackTransform(mine, 'IPv4', cbcOnly, encap);
+        await using a = mine.createDatagramSocket('udp4');
+        await using b = mine.createDatagramSocket('udp4');
+        const pb = (await b.bind(0, LOOPBACK.IPv4)).port;
+        await applyBoth(mine, a, transform);
+        await applyBoth(mine, b, transform);
+        const received = nextMessage(b, 2000);
+        await a.send(TEST_DATA, pb, LOOPBACK.IPv4);
+        assert.ok((await received) !== undefined, 'not delivered');
+        await assert.rejects(a.send(TEST_DATA, pb, '127.0.0.2'), DestinationMismatchError);
+        await using clear = theirs.createDatagramSocket('udp4');
+        await clear.send('abcd', 9, LOOPBACK.IPv4);
+        const m = mine.getStatistics();
+        const t = theirs.getStatistics();
+        assert.equal(m['tx.esp'], 1);
+        assert.equal(m['rx.delivered'], 1);
+        assert.equal(m['rx.delivered.bytes'], TEST_DATA.length);
+        assert.equal(m['tx.drop.destination-mismatch'], 1);
+        assert.equal(m['tx.clear'], 0);
+        assert.equal(t['tx.clear'], 1);
+        assert.equal(t['tx.clear.bytes'], 4);
+        assert.equal(t['tx.esp'], 0);
+        assert.equal(t['rx.delivered'], 0);
+        assert.equal(t['tx.drop.destination-mismatch'], 0);
+      });
+    });
   });
 }
