@@ -6,8 +6,11 @@
  * I/O condition has its class and stable `code`. Real sockets on loopback.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import {
   DestinationMismatchError,
   IllegalArgumentError,
@@ -16,7 +19,6 @@ import {
   IpSecError,
   IpSecManager,
   IpSecTransform,
-  KernelBackendUnavailableError,
   MessageTooLongError,
   ResourceUnavailableError,
   SecurityError,
@@ -25,6 +27,10 @@ import {
   UnsupportedOperationError,
 } from '../../src/ipsec/mod.ts';
 import { LO } from './_fixtures.ts';
+
+const run = promisify(execFile);
+const REPO = join(import.meta.dirname, '../..');
+const MOD = join(REPO, 'src/ipsec/mod.ts');
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -240,17 +246,26 @@ test('state, ownership, resources and I/O: one class and code per condition', as
   );
 });
 
-test('KernelBackendUnavailableError (ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE) on a kernel without ESP or rights', async () => {
-  let backendCreated = false;
-  try {
-    await (await IpSecManager.create({ backend: 'kernel' })).close();
-    backendCreated = true;
-  } catch (err: unknown) {
-    assert.ok(err instanceof KernelBackendUnavailableError, String(err));
-    assert.equal(err.code, 'ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE');
-  }
-  // This host's kernel has no ESP (docs/kernel-peer.md): the kernel backend must be refused here.
-  assert.equal(backendCreated, false);
+test('KernelBackendUnavailableError (ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE) without CAP_NET_ADMIN', async () => {
+  // As uid 65534 without capabilities: refused whatever the kernel (with or without ESP).
+  const code = `
+    const { IpSecManager } = await import(${JSON.stringify(MOD)});
+    try { await IpSecManager.create({ backend: 'kernel' }); console.log('{}'); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, isError: e instanceof Error })); }`;
+  const { stdout } = await run(
+    'setpriv',
+    [
+      ...['--reuid=65534', '--regid=65534', '--clear-groups'],
+      ...['--inh-caps=-all', '--bounding-set=-all'],
+      ...[process.execPath, '--import', 'tsx', '--input-type=module', '-e', code],
+    ],
+    { cwd: REPO, timeout: 30_000 },
+  );
+  assert.deepEqual(JSON.parse(stdout), {
+    name: 'KernelBackendUnavailableError',
+    code: 'ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE',
+    isError: true,
+  });
 });
 
 test('the quota of 64 SPIs is ResourceUnavailableError', async () => {
