@@ -23,7 +23,6 @@ import {
   openSync,
   renameSync,
   rmSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -298,7 +297,8 @@ function writeCapture(
       }),
     }),
   }));
-  writeFileSync(file, encodePcap(records));
+  // No keys in the capture, but the same care: a planted symlink at the path is replaced.
+  writeNewFile(file, encodePcap(records), 0o644);
   const lines = sas.map(
     (sa) =>
       formatEspSaWithKeysForWireshark({
@@ -308,9 +308,10 @@ function writeCapture(
       }).fileLine,
   );
   const saFile = `${file}.esp_sa`;
-  writeNewPrivateFile(
+  writeNewFile(
     saFile,
     `# WARNING: this file CONTAINS THE ESP KEYS of the demo (Wireshark esp_sa UAT table).\n${lines.join('\n')}\n`,
+    0o600,
   );
   const ports = [...new Set(wire.flatMap((r) => [r.srcPort, r.dstPort]))];
   console.log(`\nWrote ${wire.length} packets to ${file} and the SA table WITH KEYS to ${saFile}`);
@@ -329,12 +330,12 @@ function shellQuote(text: string): string {
 }
 
 /**
- * Writes `content` to `target` as a NEW file of mode 0600: a temporary file created exclusively
- * (`O_EXCL | O_NOFOLLOW`, so neither an existing file nor a planted symlink is opened) in the
- * target's directory, then renamed over `target`. Whatever was at `target` — a file of another
- * owner or mode, a symlink — is replaced, never written through.
+ * Writes `content` to `target` as a NEW file of exactly `mode`: a temporary file created
+ * exclusively (`O_EXCL | O_NOFOLLOW`, so neither an existing file nor a planted symlink is opened)
+ * in the target's directory, then renamed over `target`. Whatever was at `target` — a file of
+ * another owner or mode, a symlink — is replaced, never written through.
  */
-function writeNewPrivateFile(target: string, content: string): void {
+function writeNewFile(target: string, content: string | Uint8Array, mode: number): void {
   const temporary = join(
     dirname(target),
     `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`,
@@ -346,8 +347,9 @@ function writeNewPrivateFile(target: string, content: string): void {
   );
   try {
     try {
-      fchmodSync(fd, 0o600); // exactly 0600, whatever the umask
-      writeSync(fd, content);
+      fchmodSync(fd, mode); // exactly `mode`, whatever the umask
+      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

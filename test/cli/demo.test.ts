@@ -111,16 +111,18 @@ test('--pcap=FILE over a 0666 key file of uid 65534: replaced by a new 0600 file
   });
 });
 
-test('--pcap FILE with a symlink at FILE.esp_sa: the link is replaced, its target untouched', () => {
+test('--pcap FILE with symlinks at FILE and FILE.esp_sa: the links are replaced, their target untouched', () => {
   withDir((dir) => {
     const pcap = join(dir, 'capture.pcap');
     const victim = join(dir, 'victim.txt');
     writeFileSync(victim, 'do not overwrite\n');
     chmodSync(victim, 0o644);
     symlinkSync(victim, `${pcap}.esp_sa`);
+    symlinkSync(victim, pcap);
     const r = runDemo(['--pcap', pcap]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readFileSync(victim, 'utf8'), 'do not overwrite\n');
+    assert.ok(lstatSync(pcap).isFile(), 'the capture went through the symlink');
     assert.equal(lstatSync(victim).mode & 0o777, 0o644);
     const sa = lstatSync(`${pcap}.esp_sa`);
     assert.ok(sa.isFile() && !sa.isSymbolicLink());
