@@ -4,6 +4,8 @@
  * command that really decrypts the capture (run through bash as printed), and a key file that is
  * always a new file of mode 0600 owned by the demo's user — also when the path held a 0666 file of
  * another user or a symlink, which must be replaced, never written through.
+ *
+ * @requires root (a key file owned by uid 65534 is planted with chown)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
