@@ -6,12 +6,27 @@
  * shows what actually crosses the wire: ESP, never the plaintext. Prints the transforms (never
  * keys) and live per-SA counters.
  *
- * `--pcap FILE` also writes the wire traffic as a pcap (outer IPv4/UDP/ESP) and `FILE.esp_sa`,
- * the Wireshark SA table WITH THE KEYS, so the capture can be decrypted in Wireshark or tshark.
+ * `--pcap FILE` (or `--pcap=FILE`) also writes the wire traffic as a pcap (outer IPv4/UDP/ESP)
+ * and `FILE.esp_sa`, the Wireshark SA table WITH THE KEYS, so the capture can be decrypted in
+ * Wireshark or tshark. The key file is always a new file of mode 0600: written to a temporary
+ * file created exclusively (`O_EXCL | O_NOFOLLOW`) in the same directory, then renamed over the
+ * target — whatever was at that path (a file of another user, a symlink) is replaced, never
+ * written through. `--help` prints the usage; an unknown option prints it on stderr, exit 2.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseArgs as parseCommandLine } from 'node:util';
 import { addressBytes } from '../datapath/address_bytes.ts';
 import { encodePcap, type PcapRecord } from '../datapath/pcap_writer.ts';
 import { formatEspSaWithKeysForWireshark } from '../datapath/wireshark_esp_sa.ts';
@@ -41,13 +56,40 @@ interface WireRecord {
   readonly bytes: Uint8Array;
 }
 
-function parseArgs(argv: readonly string[]): { pcap?: string } {
-  const i = argv.indexOf('--pcap');
-  if (i === -1) return {};
-  const file = argv[i + 1];
-  if (file === undefined || file.startsWith('--'))
-    throw new Error('Cannot write pcap: --pcap needs a file name');
-  return { pcap: file };
+const USAGE = `Usage: tsnetd-demo [--pcap FILE] [--help]
+
+Two IPsec endpoints (userspace ESP-in-UDP, no root) exchange datagrams over 127.0.0.1 through a
+wire tap; prints the transforms (never keys), the ESP seen on the wire and per-SA counters.
+
+Options:
+  --pcap FILE, --pcap=FILE  also write the wire traffic to FILE (pcap) and FILE.esp_sa, a
+                            Wireshark esp_sa table CONTAINING THE KEYS (new file, mode 0600)
+  -h, --help                print this help and exit
+`;
+
+/** The command line, or the exit code when there is nothing to run. */
+function parseArgs(argv: readonly string[]): { pcap?: string } | { exitCode: number } {
+  let values: { pcap?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseCommandLine({
+      args: [...argv],
+      options: { pcap: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err: unknown) {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return { exitCode: 2 };
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return { exitCode: 0 };
+  }
+  if (values.pcap === '') {
+    process.stderr.write(`demo: --pcap needs a file name\n${USAGE}`);
+    return { exitCode: 2 };
+  }
+  return values.pcap === undefined ? {} : { pcap: values.pcap };
 }
 
 function describe(d: TransformDescription): string {
@@ -56,7 +98,8 @@ function describe(d: TransformDescription): string {
       ? `${d.aead.name} ICV ${d.aead.icvLengthBits} bits`
       : `${d.encryption ?? 'null'} + ${d.authentication?.name ?? 'no auth'}`;
   const encap = d.encapsulation;
-  return `SPI 0x${d.spi.toString(16).padStart(8, '0')}  ${d.sourceAddress} -> ${d.destinationAddress}  ${alg}  ESP-in-UDP ${encap?.localPort} -> ${encap?.remotePort}`;
+  // The remote port of every transform is the wire tap's relay port, not the peer's own port.
+  return `SPI 0x${d.spi.toString(16).padStart(8, '0')}  ${d.sourceAddress} -> ${d.destinationAddress}  ${alg}  ESP-in-UDP from encap port ${encap?.localPort} to relay port ${encap?.remotePort}`;
 }
 
 function counters(s: IpSecTransformState): string {
@@ -93,6 +136,10 @@ async function openWireTap(
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if ('exitCode' in args) {
+    process.exitCode = args.exitCode;
+    return;
+  }
   console.log('tsnetd IPsec demo: Android IpSecManager semantics, userspace ESP-in-UDP, no root\n');
 
   const wire: WireRecord[] = [];
@@ -163,7 +210,9 @@ async function main(): Promise<void> {
       clearTimeout(timer);
     }
 
-    console.log('\nOn the wire (seen by a plain UDP relay between the encapsulation sockets):');
+    console.log(
+      `\nOn the wire (seen by the relay on udp ${tap.port}; ports are the sender's and the receiver's encapsulation sockets):`,
+    );
     for (const r of wire.slice(0, 4)) {
       const v = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
       console.log(
@@ -248,7 +297,8 @@ function writeCapture(
       }),
     }),
   }));
-  writeFileSync(file, encodePcap(records));
+  // No keys in the capture, but the same care: a planted symlink at the path is replaced.
+  writeNewFile(file, encodePcap(records), 0o644);
   const lines = sas.map(
     (sa) =>
       formatEspSaWithKeysForWireshark({
@@ -258,19 +308,57 @@ function writeCapture(
       }).fileLine,
   );
   const saFile = `${file}.esp_sa`;
-  writeFileSync(
+  writeNewFile(
     saFile,
     `# WARNING: this file CONTAINS THE ESP KEYS of the demo (Wireshark esp_sa UAT table).\n${lines.join('\n')}\n`,
-    { mode: 0o600 },
+    0o600,
   );
   const ports = [...new Set(wire.flatMap((r) => [r.srcPort, r.dstPort]))];
   console.log(`\nWrote ${wire.length} packets to ${file} and the SA table WITH KEYS to ${saFile}`);
-  console.log('Decrypt with Wireshark (copy esp_sa into your profile) or:');
   console.log(
-    `  tshark -r ${file} ${ports.map((p) => `-d udp.port==${p},udpencap`).join(' ')} -o esp.enable_encryption_decode:TRUE ${sas
-      .map(() => `-o 'uat:esp_sa:<line from ${saFile}>'`)
-      .join(' ')}`,
+    'Decrypt with Wireshark (copy the table into the esp_sa file of your profile) or, in bash (the keys are read from the file, never printed):',
   );
+  console.log(`  mapfile -t sa < <(grep '^"' ${shellQuote(saFile)})`);
+  console.log(
+    `  tshark -r ${shellQuote(file)} ${ports.map((p) => `-d udp.port==${p},udpencap`).join(' ')} -o esp.enable_encryption_decode:TRUE "\${sa[@]/#/-ouat:esp_sa:}"`,
+  );
+}
+
+/** `text` as one shell word. */
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Writes `content` to `target` as a NEW file of exactly `mode`: a temporary file created
+ * exclusively (`O_EXCL | O_NOFOLLOW`, so neither an existing file nor a planted symlink is opened)
+ * in the target's directory, then renamed over `target`. Whatever was at `target` — a file of
+ * another owner or mode, a symlink — is replaced, never written through.
+ */
+function writeNewFile(target: string, content: string | Uint8Array, mode: number): void {
+  const temporary = join(
+    dirname(target),
+    `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`,
+  );
+  const fd = openSync(
+    temporary,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    try {
+      fchmodSync(fd, mode); // exactly `mode`, whatever the umask
+      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, target);
+  } catch (err: unknown) {
+    rmSync(temporary, { force: true });
+    throw err;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -29,6 +29,7 @@ export interface EncapSocketOptions {
   readonly onEsp: (packet: Uint8Array, rinfo: DatapathRemoteInfo, socket: EncapSocket) => void;
   /** Returns the (address, port) pairs to send keepalives to. */
   readonly keepaliveTargets: (socket: EncapSocket) => Iterable<{ address: string; port: number }>;
+  /** Where this socket's traffic is counted (its drops of received ESP included). */
   readonly statistics: DatapathStatistics;
 }
 
@@ -48,6 +49,8 @@ export class EncapSocket {
   readonly family: 'IPv4' | 'IPv6';
   readonly #udp: Socket;
   readonly #options: EncapSocketOptions;
+  /** Counters of this socket's traffic (see {@link EncapSocketOptions.statistics}). */
+  readonly statistics: DatapathStatistics;
   #ikeReceiver: ((message: Buffer, rinfo: DatapathRemoteInfo) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -58,6 +61,7 @@ export class EncapSocket {
     this.port = port;
     this.family = options.family;
     this.#options = options;
+    this.statistics = options.statistics;
     udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onMessage(msg, rinfo));
     udp.on('error', () => options.statistics.count('error.encap-socket'));
     if (options.keepaliveIntervalMs > 0) {
@@ -88,11 +92,18 @@ export class EncapSocket {
    * Sends one datagram from the encapsulation port as it is; an IKE message must already carry
    * the non-ESP marker (see `addNonEspMarker`), as on Android and Linux.
    */
-  sendIke(datagram: Uint8Array, port: number, address: string): Promise<void> {
-    return this.sendRaw(datagram, port, address);
+  async sendIke(datagram: Uint8Array, port: number, address: string): Promise<void> {
+    const stats = this.#options.statistics;
+    try {
+      await this.sendRaw(datagram, port, address);
+    } catch (err: unknown) {
+      stats.sendDropped('error');
+      throw err;
+    }
+    stats.sent('ike', datagram.length);
   }
 
-  /** Sends bytes as they are (ESP, keepalive). */
+  /** Sends bytes as they are (ESP, keepalive); counts nothing (the caller does). */
   sendRaw(bytes: Uint8Array, port: number, address: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#udp.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
@@ -108,7 +119,8 @@ export class EncapSocket {
       if (seen.has(key)) continue;
       seen.add(key);
       this.#udp.send(KEEPALIVE, port, address, (err) => {
-        this.#options.statistics.count(err ? 'error.keepalive' : 'tx.keepalive');
+        if (err) this.#options.statistics.sendDropped('error');
+        else this.#options.statistics.sent('keepalive', KEEPALIVE.length);
       });
     }
   }
@@ -123,11 +135,11 @@ export class EncapSocket {
     };
     switch (classifyEncapDatagram(msg)) {
       case 'keepalive':
-        stats.count('rx.keepalive');
+        stats.received('keepalive', msg.length);
         stats.drop('keepalive');
         return;
       case 'ike': {
-        stats.count('rx.ike');
+        stats.received('ike', msg.length);
         const receiver = this.#ikeReceiver;
         if (receiver === undefined) {
           stats.drop('ike-no-listener');
@@ -140,10 +152,20 @@ export class EncapSocket {
         stats.drop('truncated');
         return;
       case 'esp':
-        stats.count('rx.esp');
+        stats.received('esp', msg.length);
         this.#options.onEsp(msg, rinfo, this);
         return;
     }
+  }
+
+  /** The open socket keeps the process alive (the default, as `dgram`). */
+  ref(): void {
+    this.#udp.ref();
+  }
+
+  /** The open socket does not keep the process alive. */
+  unref(): void {
+    this.#udp.unref();
   }
 
   /** Closes the socket and stops keepalives. Idempotent. */

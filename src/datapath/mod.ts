@@ -19,9 +19,25 @@ export { encodePcap, LINKTYPE_RAW, type PcapRecord } from './pcap_writer.ts';
 export {
   type DatapathAddressInfo,
   ProtectedSocket,
+  type ProtectedSocketEvents,
   type ProtectedSocketHooks,
 } from './protected_socket.ts';
-export { type DatapathDropReason, DatapathStatistics } from './statistics.ts';
+export {
+  DATAPATH_COUNTERS,
+  type DatapathCounter,
+  type DatapathDropReason,
+  type DatapathReceiveKind,
+  type DatapathSendDropReason,
+  type DatapathSendKind,
+  DatapathStatistics,
+  type DatapathStatisticsSnapshot,
+} from './statistics.ts';
+export {
+  type EventListener,
+  type EventMap,
+  type EventName,
+  TypedEventEmitter,
+} from './typed_event_emitter.ts';
 export {
   addNonEspMarker,
   classifyEncapDatagram,

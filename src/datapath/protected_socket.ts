@@ -16,7 +16,6 @@
  * ({@link ProtectedSocket.inboundPending}), is dropped and counted.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { buildUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
 import { sameAddress } from '../sys/mod.ts';
@@ -28,6 +27,7 @@ import {
   SocketClosedError,
 } from './errors.ts';
 import type { DatapathStatistics } from './statistics.ts';
+import { TypedEventEmitter } from './typed_event_emitter.ts';
 import type { UserspaceSa } from './userspace_sa.ts';
 
 /** Local address of a bound socket. */
@@ -39,9 +39,20 @@ export interface DatapathAddressInfo {
 
 /** What the engine learns from a socket. */
 export interface ProtectedSocketHooks {
+  /** Where this socket's traffic is counted. */
   readonly statistics: DatapathStatistics;
   onBound(socket: ProtectedSocket): void;
   onClosed(socket: ProtectedSocket): void;
+}
+
+/** Events of a {@link ProtectedSocket}. */
+export interface ProtectedSocketEvents {
+  /** A datagram for the application (clear text, or opened from ESP). */
+  readonly message: [msg: Buffer, rinfo: DatapathRemoteInfo];
+  readonly close: [];
+  readonly error: [err: Error];
+  /** A datagram was dropped because the applied inbound SA was deleted. */
+  readonly refused: [];
 }
 
 /**
@@ -54,7 +65,7 @@ export interface ProtectedSocketHooks {
  * // Created by UserspaceEngine.createProtectedSocket('udp4').
  * ```
  */
-export class ProtectedSocket extends EventEmitter {
+export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
   readonly type: 'udp4' | 'udp6';
   readonly family: 'IPv4' | 'IPv6';
   readonly #udp: Socket;
@@ -150,28 +161,39 @@ export class ProtectedSocket extends EventEmitter {
     if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
     if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
     const sa = this.outboundSa;
+    const stats = this.#hooks.statistics;
     if (sa === undefined) {
       const maxLength = MAX_UDP_PAYLOAD_LENGTH[this.family];
       if (message.length > maxLength) {
+        stats.sendDropped('too-long');
         throw new PayloadTooLongError(
           `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
           maxLength,
         );
       }
-      await new Promise<void>((resolve, reject) => {
-        this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
-      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
+        });
+      } catch (err: unknown) {
+        stats.sendDropped('error');
+        throw err;
+      }
+      stats.sent('clear', message.length);
       return;
     }
     if (sa.deleted) {
+      stats.sendDropped('transform-closed');
       throw new SaDeletedError('Cannot send: the applied outbound transform was closed');
     }
     if (!sameAddress(address, sa.destinationAddress)) {
+      stats.sendDropped('destination-mismatch');
       throw new DestinationNotAllowedError(
         `Cannot send to "${address}": the outbound transform protects "${sa.destinationAddress}" only`,
       );
     }
     if (message.length > sa.maxPayloadLength) {
+      stats.sendDropped('too-long');
       throw new PayloadTooLongError(
         `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ESP-in-UDP datagram with the outbound transform`,
         sa.maxPayloadLength,
@@ -188,7 +210,13 @@ export class ProtectedSocket extends EventEmitter {
     const esp = sa.outbound.seal(inner, ESP_NEXT_HEADER.UDP);
     sa.packetCount++;
     sa.byteCount += inner.length;
-    await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
+    try {
+      await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
+    } catch (err: unknown) {
+      stats.sendDropped('error');
+      throw err;
+    }
+    stats.sent('esp', esp.length);
   }
 
   /** Whether an opened packet of `sa` may be delivered here (current or held inbound SA). */
@@ -198,6 +226,7 @@ export class ProtectedSocket extends EventEmitter {
 
   /** Delivers a datagram opened from ESP. */
   deliver(payload: Uint8Array, rinfo: DatapathRemoteInfo): void {
+    this.#hooks.statistics.received('delivered', payload.length);
     const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     this.emit('message', msg, rinfo);
   }
@@ -213,13 +242,23 @@ export class ProtectedSocket extends EventEmitter {
       }
       return;
     }
-    stats.count('rx.clear');
+    stats.received('clear', msg.length);
     this.emit('message', msg, {
       address: rinfo.address,
       family: this.family,
       port: rinfo.port,
       size: rinfo.size,
     });
+  }
+
+  /** The open socket keeps the process alive (the default, as `dgram`). */
+  ref(): void {
+    this.#udp.ref();
+  }
+
+  /** The open socket does not keep the process alive. */
+  unref(): void {
+    this.#udp.unref();
   }
 
   /** Closes the UDP socket and forgets every SA. Idempotent. */

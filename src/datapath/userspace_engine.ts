@@ -6,7 +6,9 @@
  * SPI lookup (`peekSpi`; unknown → drop `no-sa`) → `open` on each SA with that SPI (normally one;
  * the engine's drop reason otherwise) → count → next header must be UDP → parse the inner UDP
  * header (length checked) → find the socket bound to the inner destination port that holds this
- * SA inbound → deliver, else drop `no-socket`. Nothing here throws for packet content.
+ * SA inbound → deliver; a socket on that port without the SA inbound → drop `not-applied`; no
+ * socket on that port → drop `no-socket`. Drops are counted on the encapsulation socket's
+ * statistics, deliveries on the receiving socket's. Nothing here throws for packet content.
  *
  * The inner UDP checksum is not verified, as in the Linux kernel for UDP-encapsulated
  * transport-mode SAs (RFC 3948 §3.1.2): a peer behind a NAT computes it over its own pre-NAT
@@ -26,6 +28,11 @@ export interface OpenEncapSocketOptions {
   readonly port: number;
   readonly family: 'IPv4' | 'IPv6';
   readonly keepaliveIntervalMs: number;
+  /**
+   * Where the socket's traffic is counted (create it with the engine's {@link
+   * UserspaceEngine.statistics} as parent to keep the totals). Default: the engine's totals.
+   */
+  readonly statistics?: DatapathStatistics;
 }
 
 /** SA counters and replay state (Android 15 `IpSecTransformState` fields). */
@@ -89,8 +96,8 @@ export class UserspaceEngine {
     this.#assertOpen('open encapsulation socket');
     const socket = await EncapSocket.open({
       ...options,
-      statistics: this.statistics,
-      onEsp: (packet) => this.#receiveEsp(packet),
+      statistics: options.statistics ?? this.statistics,
+      onEsp: (packet, _rinfo, encap) => this.#receiveEsp(packet, encap.statistics),
       keepaliveTargets: (s) => this.#keepaliveTargets(s),
     });
     this.#encapSockets.add(socket);
@@ -128,11 +135,17 @@ export class UserspaceEngine {
     for (const socket of this.#sockets) socket.heldInboundSas.delete(sa);
   }
 
-  /** Creates a protected datagram socket. */
-  createProtectedSocket(type: 'udp4' | 'udp6'): ProtectedSocket {
+  /**
+   * Creates a protected datagram socket; its traffic is counted in `statistics` (default: the
+   * engine's totals).
+   */
+  createProtectedSocket(
+    type: 'udp4' | 'udp6',
+    statistics: DatapathStatistics = this.statistics,
+  ): ProtectedSocket {
     this.#assertOpen('create socket');
     const socket = new ProtectedSocket(type, {
-      statistics: this.statistics,
+      statistics,
       onBound: (s) => {
         const key = `${s.family}|${s.boundAddress?.port}`;
         let set = this.#socketsByPort.get(key);
@@ -207,8 +220,8 @@ export class UserspaceEngine {
     };
   }
 
-  #receiveEsp(packet: Uint8Array): void {
-    const stats = this.statistics;
+  /** Drops are counted where the datagram arrived (`stats`: its encapsulation socket's). */
+  #receiveEsp(packet: Uint8Array, stats: DatapathStatistics): void {
     const spi = peekSpi(packet);
     const candidates = spi === undefined ? undefined : this.#sasBySpi.get(spi);
     if (candidates === undefined) {
@@ -245,10 +258,9 @@ export class UserspaceEngine {
       return;
     }
     const candidatesAtPort = this.#socketsByPort.get(`${sa.family}|${udp.dstPort}`);
-    if (candidatesAtPort !== undefined) {
+    if (candidatesAtPort !== undefined && candidatesAtPort.size > 0) {
       for (const socket of candidatesAtPort) {
         if (socket.holdsInbound(sa)) {
-          stats.count('rx.delivered');
           socket.deliver(udp.payload, {
             address: sa.sourceAddress,
             family: sa.family,
@@ -258,6 +270,9 @@ export class UserspaceEngine {
           return;
         }
       }
+      // A socket listens on that port, but this SA is not applied to it inbound.
+      stats.drop('not-applied');
+      return;
     }
     stats.drop('no-socket');
   }

@@ -63,19 +63,53 @@ export interface QueuedMessage {
   readonly rinfo: RemoteInfo;
 }
 
+/** Options of the message iterators (`socket.messages({ signal })`). */
+export interface MessagesOptions {
+  /** Aborting it ends the loop with an `AbortError` (`code: 'ABORT_ERR'`, `cause`: the reason). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Checks the options of a message iterator at the call (not at the first `next()`). */
+export function checkMessagesOptions(options: unknown): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('Cannot iterate messages: options must be an object');
+  }
+  const { signal } = options as { signal?: unknown };
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('Cannot iterate messages: signal must be an AbortSignal');
+  }
+  return signal;
+}
+
+/** The error of an aborted wait, shaped like Node's own (`events.on`, `timers/promises`). */
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  return Object.assign(err, { code: 'ABORT_ERR' });
+}
+
+function isAborted(signal: AbortSignal | undefined): signal is AbortSignal {
+  return signal?.aborted === true;
+}
+
 /**
  * The `for await` loop of a socket-like emitter: queues its `'message'` events (bounded, see
  * {@link ReceiveQueue}) and yields them in order. When the queue is empty it asks
  * `ended(closed)` (`closed`: `'close'` was emitted) whether to stop; `ended` may throw to end the
  * loop with an error. `watch(wake)` lets the caller wake the loop on other events; it returns
- * the function that stops watching. Listeners are removed when the loop ends or breaks.
+ * the function that stops watching. An aborted `signal` ends the loop with {@link abortError}
+ * (already aborted: at once, queued datagrams are not yielded). Listeners are removed when the
+ * loop ends, breaks or is aborted.
  */
 export async function* receiveQueued(
   source: EventEmitter,
   options: ReceiveQueueOptions,
   ended: (closed: boolean) => boolean,
   watch?: (wake: () => void) => () => void,
+  signal?: AbortSignal,
 ): AsyncGenerator<QueuedMessage, void, undefined> {
+  if (signal?.aborted === true) throw abortError(signal);
   const queue = new ReceiveQueue<QueuedMessage>(options);
   let wake: (() => void) | undefined;
   let closed = false;
@@ -90,8 +124,12 @@ export async function* receiveQueued(
   source.on('message', onMessage);
   source.on('close', onClose);
   const unwatch = watch?.(() => wake?.());
+  const onAbort = (): void => wake?.();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     while (true) {
+      // Read through a call: the check above narrowed `aborted` to false for the compiler.
+      if (isAborted(signal)) throw abortError(signal);
       const next = queue.shift();
       if (next !== undefined) {
         yield next;
@@ -106,6 +144,7 @@ export async function* receiveQueued(
   } finally {
     source.off('message', onMessage);
     source.off('close', onClose);
+    signal?.removeEventListener('abort', onAbort);
     unwatch?.();
   }
 }

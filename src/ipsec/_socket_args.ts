@@ -1,9 +1,15 @@
 /**
- * Private to src/ipsec: argument checks of the socket-like public objects (`IpSecDatagramSocket`,
- * `UdpEncapsulationSocket`) at the API boundary (wrong type → `TypeError`, as everywhere in the
- * API). Addresses must be numeric literals of the socket's family — never host names, so no DNS
- * query is ever made — and ports integers in range (`dgram` would silently wrap -1 to 65535 or
- * truncate 1.5 to 1).
+ * Private to src/ipsec: argument checks at the API boundary. Addresses of the socket-like objects
+ * (`IpSecDatagramSocket`, `UdpEncapsulationSocket`) must be numeric literals of the socket's
+ * family — never host names, so no DNS query is ever made — and ports integers in range (`dgram`
+ * would silently wrap -1 to 65535 or truncate 1.5 to 1).
+ *
+ * One rule for every entry point of `tsnetd/ipsec` (docs/ipsec.md, "Errors"): a value of the wrong
+ * JavaScript type — not a number, a number that is not an integer where Android takes an `int`,
+ * `null`/`undefined` where a value is required, an object of another class — is a `TypeError`
+ * (what Java's static types or a `NullPointerException` would have stopped); a value of the right
+ * type that Android refuses — out of range, reserved, not numeric, unknown — is an
+ * {@link IllegalArgumentError} (Android's `IllegalArgumentException`). No `RangeError`.
  */
 import { isIP } from 'node:net';
 import type { AddressFamily } from './backend.ts';
@@ -20,19 +26,47 @@ export function quoteValue(value: string): string {
 }
 
 /**
+ * An integer: `TypeError` for anything else (a string, NaN, 1.5, a bigint).
+ *
+ * @throws {TypeError} not an integer number
+ */
+export function checkInteger(action: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be an integer, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * An integer in `min`..`max`.
+ *
+ * @throws {TypeError} not an integer number
+ * @throws {IllegalArgumentError} out of range
+ */
+export function checkIntegerIn(
+  action: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+): number {
+  const n = checkInteger(action, name, value);
+  if (n < min || n > max) {
+    throw new IllegalArgumentError(`Cannot ${action}: ${name} must be in ${min}..${max}, got ${n}`);
+  }
+  return n;
+}
+
+/**
  * A UDP port: an integer in `min`..65535.
  *
  * @throws {TypeError} not an integer number
- * @throws {RangeError} out of range
+ * @throws {IllegalArgumentError} out of range
  */
 export function checkPort(action: string, port: unknown, min: 0 | 1): number {
-  if (typeof port !== 'number' || !Number.isInteger(port)) {
-    throw new TypeError(`Cannot ${action}: port must be an integer, got ${describeValue(port)}`);
-  }
-  if (port < min || port > 0xffff) {
-    throw new RangeError(`Cannot ${action}: port must be in ${min}..65535, got ${port}`);
-  }
-  return port;
+  return checkIntegerIn(action, 'port', port, min, 0xffff);
 }
 
 /**

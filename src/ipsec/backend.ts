@@ -15,8 +15,8 @@
  * cannot do, `TransformClosedError`/`DestinationMismatchError` for socket I/O). Per-packet failures
  * are counted, never thrown.
  */
-import type { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
+import type { DatapathCounter, TypedEventEmitter } from '../datapath/mod.ts';
 
 /** Transform direction on a socket (Android `DIRECTION_IN` / `DIRECTION_OUT`). */
 export type TransformDirection = 'in' | 'out';
@@ -53,6 +53,9 @@ export interface BackendEncapSocket {
    * unchanged). One receiver; `undefined` removes it.
    */
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void;
+  /** Whether the open socket keeps the process alive (`dgram`'s `ref`/`unref`). */
+  ref(): void;
+  unref(): void;
   /** Closes the socket and frees the port. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,12 +67,21 @@ export interface BackendSa {
   readonly destinationAddress: string;
 }
 
+/** Events of a {@link BackendDatagramSocket}. */
+export interface BackendDatagramSocketEvents {
+  /** A datagram delivered to the application. */
+  readonly message: [msg: Buffer, rinfo: RemoteInfo];
+  readonly close: [];
+  readonly error: [err: Error];
+  /** Optional: a datagram was dropped because the applied inbound transform was closed. */
+  readonly refused: [];
+}
+
 /**
- * A datagram socket a backend can protect. It is an `EventEmitter` emitting `'message'`
- * `(msg: Buffer, rinfo: RemoteInfo)` for every datagram delivered to the application, `'close'`
- * and `'error'`.
+ * A datagram socket a backend can protect: an `EventEmitter` of
+ * {@link BackendDatagramSocketEvents}.
  */
-export interface BackendDatagramSocket extends EventEmitter {
+export interface BackendDatagramSocket extends TypedEventEmitter<BackendDatagramSocketEvents> {
   readonly type: 'udp4' | 'udp6';
   /** Binds; `port` 0 or omitted = random. */
   bind(port: number, address: string | undefined): Promise<SocketAddressInfo>;
@@ -85,6 +97,9 @@ export interface BackendDatagramSocket extends EventEmitter {
    * drops clear text meanwhile, so nothing unprotected is delivered after apply was called.
    */
   setInboundPending?(pending: boolean): void;
+  /** Whether the open socket keeps the process alive (`dgram`'s `ref`/`unref`). */
+  ref(): void;
+  unref(): void;
   /** Closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -146,7 +161,21 @@ export interface OpenEncapSocketOptions {
   readonly family: AddressFamily;
   /** NAT-T keepalive interval (RFC 3948 §2.3); 0 disables. */
   readonly keepaliveIntervalMs: number;
+  /** Statistics scope of the socket's traffic (one per `IpSecManager`; see {@link Backend.statistics}). */
+  readonly scope?: object;
 }
+
+/**
+ * A counter of {@link IpSecManager.getStatistics}: the userspace data path's counters
+ * (`rx.*`, `tx.*`, `drop.*`, `tx.drop.*`, `error.encap-socket`) and `drop.queue-full`.
+ */
+export type IpSecCounter = DatapathCounter | 'drop.queue-full';
+
+/**
+ * Counters by key. A backend reports the keys it can count (the userspace backend: all of them;
+ * the kernel backend: see docs/kernel-backend.md); an absent key is not counted, not zero.
+ */
+export type IpSecStatistics = { readonly [K in IpSecCounter]?: number };
 
 /**
  * What the IpSecManager service core needs from a data path. Implement it to add a backend; the
@@ -177,8 +206,11 @@ export interface Backend {
   deleteSa(sa: BackendSa): Promise<void>;
   /** Opens and binds a UDP encapsulation socket. A busy port → `ResourceUnavailableError`. */
   openEncapSocket(options: OpenEncapSocketOptions): Promise<BackendEncapSocket>;
-  /** Creates a datagram socket this backend can protect. */
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket;
+  /**
+   * Creates a datagram socket this backend can protect; `scope` (one per `IpSecManager`) is where
+   * its traffic is counted.
+   */
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket;
   /** Applies an SA to a socket in one direction (outbound replaces; inbound keeps the old one held). */
   applyToSocket(
     socket: BackendDatagramSocket,
@@ -200,8 +232,11 @@ export interface Backend {
   removeFromStreamSocket?(socket: BackendStreamSocket): Promise<void>;
   /** Reads the SA's counters and replay state. */
   getTransformState(sa: BackendSa): Promise<BackendTransformState>;
-  /** Per-reason packet counters of the data path (drops, keepalives, IKE), if the backend has them. */
-  statistics(): Readonly<Record<string, number>>;
+  /**
+   * Packet counters of the traffic of the sockets created or opened with `scope` (omitted: of the
+   * whole backend), as far as the backend can count them.
+   */
+  statistics(scope?: object): IpSecStatistics;
   /** Closes every socket and deletes every SA. Idempotent. */
   close(): Promise<void>;
 }

@@ -13,9 +13,11 @@
  * apply is pending the backend drops clear text. The `for await` adapter holds at most
  * `receiveQueueLength` datagrams (see `_receive_queue.ts`).
  */
-import { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../datapath/mod.ts';
 import {
+  checkMessagesOptions,
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  type MessagesOptions,
   type ReceiveQueueOptions,
   receiveQueued,
 } from './_receive_queue.ts';
@@ -31,7 +33,7 @@ export interface DatagramMessage {
 
 const BACKEND_SOCKETS = new WeakMap<IpSecDatagramSocket, BackendDatagramSocket>();
 
-/** What a transform change does to the socket: apply inbound, apply outbound, remove both. */
+/** @internal What a transform change does to the socket: apply inbound, apply outbound, remove both. */
 export type TransformChangeKind = 'in' | 'out' | 'remove';
 
 type ChangeTracker = (kind: TransformChangeKind, change: () => Promise<void>) => Promise<void>;
@@ -62,10 +64,19 @@ export function trackTransformChange(
   return tracker === undefined ? change() : tracker(kind, change);
 }
 
+/** Events of an {@link IpSecDatagramSocket} (as `dgram.Socket`'s). */
+export interface IpSecDatagramSocketEvents {
+  /** A datagram arrived: clear text, or opened from ESP when an inbound transform is applied. */
+  readonly message: [msg: Buffer, rinfo: RemoteInfo];
+  /** The socket is closed. */
+  readonly close: [];
+  /** A socket error (emitted only while someone listens for it). */
+  readonly error: [err: Error];
+}
+
 /**
  * A datagram socket IPsec transforms can be applied to. Create it with
- * `IpSecManager.createDatagramSocket('udp4' | 'udp6')`. Events: `'message'`
- * `(msg: Buffer, rinfo: RemoteInfo)`, `'close'`, `'error'`.
+ * `IpSecManager.createDatagramSocket('udp4' | 'udp6')`. Events: {@link IpSecDatagramSocketEvents}.
  *
  * @example
  * ```ts
@@ -80,7 +91,10 @@ export function trackTransformChange(
  * console.log(String(msg), rinfo.port === port); // hello true
  * ```
  */
-export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable {
+export class IpSecDatagramSocket
+  extends TypedEventEmitter<IpSecDatagramSocketEvents>
+  implements AsyncDisposable
+{
   readonly #socket: BackendDatagramSocket;
   readonly #queueOptions: ReceiveQueueOptions;
   /** Applies and removes called and not settled yet. */
@@ -91,19 +105,24 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
   #waitingSends = 0;
   #lastWaitingSend: Promise<void> | undefined;
 
-  /** @internal Created by `IpSecManager.createDatagramSocket`. */
-  constructor(
+  /** @internal Used by `IpSecManager.createDatagramSocket`. */
+  static create(
     socket: BackendDatagramSocket,
     queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
-  ) {
+  ): IpSecDatagramSocket {
+    return new IpSecDatagramSocket(socket, queueOptions);
+  }
+
+  /** Created by `IpSecManager.createDatagramSocket` only. */
+  private constructor(socket: BackendDatagramSocket, queueOptions: ReceiveQueueOptions) {
     super();
     this.#socket = socket;
     this.#queueOptions = queueOptions;
     BACKEND_SOCKETS.set(this, socket);
     CHANGE_TRACKERS.set(this, (kind, change) => this.#trackChange(kind, change));
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.emit('message', msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.emit('message', msg, rinfo));
     socket.on('close', () => this.emit('close'));
-    socket.on('error', (err: unknown) => {
+    socket.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }
@@ -236,25 +255,33 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
   }
 
   /**
-   * Iterates over received datagrams until the socket closes or the loop breaks. Throws
-   * {@link TransformClosedError} when receiving fails because an applied inbound transform was
-   * closed and not removed. At most `receiveQueueLength` datagrams (`IpSecManager.create`
-   * option, default 1024) wait for the loop; newer ones are dropped and counted as
-   * `drop.queue-full`, like a full socket receive buffer.
+   * Iterates over received datagrams until the socket closes, the loop breaks or `signal` is
+   * aborted (then the loop throws an `AbortError`, `code: 'ABORT_ERR'`, and its listeners are
+   * removed). Throws {@link TransformClosedError} when receiving fails because an applied inbound
+   * transform was closed and not removed. At most `receiveQueueLength` datagrams
+   * (`IpSecManager.create` option, default 1024) wait for the loop; newer ones are dropped and
+   * counted as `drop.queue-full`, like a full socket receive buffer.
    *
+   * @throws {TypeError} `signal` is not an `AbortSignal`
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
    * await using socket = ipsec.createDatagramSocket('udp4');
-   * const { port } = await socket.bind(0, '127.0.0.1');
-   * await socket.send('x', port, '127.0.0.1');
-   * for await (const { message } of socket) { console.log(String(message)); break; }
+   * await socket.bind(0, '127.0.0.1');
+   * try {
+   *   for await (const { message } of socket.messages({ signal: AbortSignal.timeout(50) })) {
+   *     console.log(String(message));
+   *   }
+   * } catch (err) {
+   *   console.log((err as Error).name); // AbortError (nothing arrived within 50 ms)
+   * }
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
+  messages(options?: MessagesOptions): AsyncGenerator<DatagramMessage, void, undefined> {
+    const signal = checkMessagesOptions(options);
     let refused = false;
-    yield* receiveQueued(
+    return receiveQueued(
       this,
       this.#queueOptions,
       (closed) => {
@@ -271,7 +298,49 @@ export class IpSecDatagramSocket extends EventEmitter implements AsyncDisposable
         this.#socket.on('refused', onRefused);
         return () => this.#socket.off('refused', onRefused);
       },
+      signal,
     );
+  }
+
+  /**
+   * `for await (const { message, rinfo } of socket)`: {@link IpSecDatagramSocket.messages}
+   * without a signal.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * const { port } = await socket.bind(0, '127.0.0.1');
+   * await socket.send('x', port, '127.0.0.1');
+   * for await (const { message } of socket) { console.log(String(message)); break; }
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncGenerator<DatagramMessage, void, undefined> {
+    return this.messages();
+  }
+
+  /**
+   * Lets the process exit while this socket is open (as `dgram.Socket.unref()`).
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * const ipsec = await IpSecManager.create();
+   * const socket = ipsec.createDatagramSocket('udp4').unref();
+   * await socket.bind(0, '127.0.0.1'); // does not keep the process alive
+   * await ipsec.close();
+   * ```
+   */
+  unref(): this {
+    this.#socket.unref();
+    return this;
+  }
+
+  /** Undoes {@link IpSecDatagramSocket.unref}: the open socket keeps the process alive again. */
+  ref(): this {
+    this.#socket.ref();
+    return this;
   }
 
   /** Closes the socket (idempotent). Applied transforms are not closed. */

@@ -6,8 +6,8 @@
 import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
-import { describeValue } from './_socket_args.ts';
-import type { AddressFamily, Backend } from './backend.ts';
+import { checkInteger, checkIntegerIn, describeValue } from './_socket_args.ts';
+import type { AddressFamily, Backend, IpSecCounter, IpSecStatistics } from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import {
   backendSocketOf,
@@ -15,7 +15,7 @@ import {
   trackTransformChange,
 } from './ipsec_datagram_socket.ts';
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
-import { IpSecTransform } from './ipsec_transform.ts';
+import { checkReplayWindowSize, IpSecTransform } from './ipsec_transform.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
@@ -62,10 +62,6 @@ let nextDefaultOwner = 1;
 
 /** Default anti-replay window (Android 14, `REPLAY_WINDOW_SIZE_ESN`). */
 export const DEFAULT_REPLAY_WINDOW_SIZE = 4096;
-/** Smallest anti-replay window besides 0 (off); the ESP engine's limit. */
-const MIN_REPLAY_WINDOW_SIZE = 32;
-/** Largest anti-replay window (a bigger one would let a typo allocate gigabytes per SA). */
-const MAX_REPLAY_WINDOW_SIZE = 65536;
 /** Default NAT-T keepalive interval (RFC 3948 §4 suggests 20 s). */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 20_000;
 /** Largest `receiveQueueLength`. */
@@ -166,38 +162,29 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   static async create(options: IpSecManagerOptions = {}): Promise<IpSecManager> {
-    const replayWindowSize = options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE;
-    if (
-      !Number.isInteger(replayWindowSize) ||
-      (replayWindowSize !== 0 &&
-        (replayWindowSize < MIN_REPLAY_WINDOW_SIZE || replayWindowSize > MAX_REPLAY_WINDOW_SIZE))
-    ) {
-      throw new RangeError(
-        `Invalid replayWindowSize: expected 0 or an integer in 32..65536, got ${describeValue(replayWindowSize)}`,
-      );
-    }
+    const replayWindowSize = checkReplayWindowSize(
+      'create IpSecManager',
+      options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE,
+    );
     const keepaliveIntervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
     // setInterval() turns anything above 2^31 - 1 into 1 ms: a keepalive flood, not "rarely".
-    if (
-      typeof keepaliveIntervalMs !== 'number' ||
-      !Number.isFinite(keepaliveIntervalMs) ||
-      keepaliveIntervalMs < 0 ||
-      keepaliveIntervalMs > 0x7fffffff
-    ) {
-      throw new RangeError(
-        `Invalid keepaliveIntervalMs: expected a number in 0..2147483647, got ${describeValue(keepaliveIntervalMs)}`,
+    if (typeof keepaliveIntervalMs !== 'number' || !Number.isFinite(keepaliveIntervalMs)) {
+      throw new TypeError(
+        `Cannot create IpSecManager: keepaliveIntervalMs must be a finite number, got ${describeValue(keepaliveIntervalMs)}`,
       );
     }
-    const receiveQueueLength = options.receiveQueueLength ?? DEFAULT_RECEIVE_QUEUE_LENGTH;
-    if (
-      !Number.isInteger(receiveQueueLength) ||
-      receiveQueueLength < 1 ||
-      receiveQueueLength > MAX_RECEIVE_QUEUE_LENGTH
-    ) {
-      throw new RangeError(
-        `Invalid receiveQueueLength: expected an integer in 1..${MAX_RECEIVE_QUEUE_LENGTH}, got ${describeValue(receiveQueueLength)}`,
+    if (keepaliveIntervalMs < 0 || keepaliveIntervalMs > 0x7fffffff) {
+      throw new IllegalArgumentError(
+        `Cannot create IpSecManager: keepaliveIntervalMs must be in 0..2147483647, got ${keepaliveIntervalMs}`,
       );
     }
+    const receiveQueueLength = checkIntegerIn(
+      'create IpSecManager',
+      'receiveQueueLength',
+      options.receiveQueueLength ?? DEFAULT_RECEIVE_QUEUE_LENGTH,
+      1,
+      MAX_RECEIVE_QUEUE_LENGTH,
+    );
     // Every option is checked before a backend (sockets) is created: a bad option leaks nothing.
     const { ownerId: owner, esn, randomUint32 } = options;
     if (
@@ -287,16 +274,9 @@ export class IpSecManager implements AsyncDisposable {
     this.#context.assertOpen('allocate SPI');
     let spiValue = 0;
     if (requestedSpi !== undefined) {
-      if (
-        !Number.isInteger(requestedSpi) ||
-        requestedSpi < -0x80000000 ||
-        requestedSpi > 0xffffffff
-      ) {
-        throw new TypeError(
-          `Cannot allocate SPI: requestedSpi must be a 32-bit integer, got ${describeValue(requestedSpi)}`,
-        );
-      }
-      spiValue = requestedSpi >>> 0;
+      // A Java int, signed or (as tsnetd prints SPIs) unsigned.
+      spiValue =
+        checkIntegerIn('allocate SPI', 'requestedSpi', requestedSpi, -0x80000000, 0xffffffff) >>> 0;
       if (spiValue === 0) {
         throw new IllegalArgumentError('Requested SPI must be a valid (non-zero) SPI');
       }
@@ -308,7 +288,7 @@ export class IpSecManager implements AsyncDisposable {
       this.#context.options,
     );
     await this.#context.adopt(r.resourceId, 'allocate SPI');
-    return new SecurityParameterIndex(this.#context, r.resourceId, r.spi, r.destination.address);
+    return SecurityParameterIndex.create(this.#context, r.resourceId, r.spi, r.destination.address);
   }
 
   /**
@@ -331,10 +311,7 @@ export class IpSecManager implements AsyncDisposable {
   ): Promise<UdpEncapsulationSocket> {
     this.#context.assertOpen('open UDP encapsulation socket');
     if (port !== undefined) {
-      if (!Number.isInteger(port))
-        throw new TypeError(
-          `Cannot open socket: port must be an integer, got ${describeValue(port)}`,
-        );
+      checkInteger('open socket', 'port', port);
       if (port === 0) throw new IllegalArgumentError('Specified port must be a valid port number!');
     }
     const family = options.family ?? 'IPv4';
@@ -350,7 +327,7 @@ export class IpSecManager implements AsyncDisposable {
       this.#context.options,
     );
     await this.#context.adopt(r.resourceId, 'open UDP encapsulation socket');
-    const socket = new UdpEncapsulationSocket(
+    const socket = UdpEncapsulationSocket.create(
       this.#context,
       r.resourceId,
       r.socket,
@@ -378,8 +355,8 @@ export class IpSecManager implements AsyncDisposable {
         `Cannot create socket: type must be 'udp4' or 'udp6', got ${describeValue(type)}`,
       );
     }
-    const socket = new IpSecDatagramSocket(
-      this.#context.service.backend.createDatagramSocket(type),
+    const socket = IpSecDatagramSocket.create(
+      this.#context.service.backend.createDatagramSocket(type, this.#context.caller.token),
       this.#queueOptions,
     );
     this.#sockets.add(socket);
@@ -505,22 +482,28 @@ export class IpSecManager implements AsyncDisposable {
   }
 
   /**
-   * Per-reason packet counters of the backend's data path (drops by reason, keepalives, IKE),
-   * plus `drop.queue-full`: datagrams this manager's `for await` loops had no room for.
+   * Packet counters of this manager's own traffic — its datagram sockets and encapsulation
+   * sockets, not those of other managers sharing the backend: received and sent datagrams and
+   * bytes per kind (`rx.esp`, `tx.esp.bytes`, …), received datagrams dropped by reason
+   * (`drop.auth`, `drop.not-applied`, …), sends that failed (`tx.drop.<reason>`), and
+   * `drop.queue-full` (datagrams this manager's `for await` loops had no room for). The userspace
+   * backend reports every key of {@link IpSecCounter}; the kernel backend only those it can count.
    *
    * @example
    * ```ts
    * import { IpSecManager } from 'tsnetd/ipsec';
    * await using ipsec = await IpSecManager.create();
-   * console.log(ipsec.getStatistics()['drop.auth'] ?? 0);
+   * await using socket = ipsec.createDatagramSocket('udp4');
+   * await socket.send('ping', 9, '127.0.0.1');
+   * const stats = ipsec.getStatistics();
+   * console.log(stats['tx.clear'], stats['tx.clear.bytes'], stats['drop.auth']); // 1 4 0
    * ```
    */
-  getStatistics(): Readonly<Record<string, number>> {
-    const statistics = { ...this.#context.service.backend.statistics() };
-    if (this.#queueFullDrops > 0) {
-      statistics['drop.queue-full'] = (statistics['drop.queue-full'] ?? 0) + this.#queueFullDrops;
-    }
-    return statistics;
+  getStatistics(): IpSecStatistics {
+    return {
+      ...this.#context.service.backend.statistics(this.#context.caller.token),
+      'drop.queue-full': this.#queueFullDrops,
+    };
   }
 
   /** Quota usage of this manager's owner: `{ spis, transforms, encapSockets }`. */

@@ -101,6 +101,10 @@ export interface TransformConfig {
   readonly authenticatedEncryption?: IpSecAlgorithm | undefined;
   readonly encapSocketResourceId?: number | undefined;
   readonly encapRemotePort?: number | undefined;
+  /** This transform's anti-replay window (Builder); absent = the manager's. */
+  readonly replayWindowSize?: number | undefined;
+  /** This transform's ESN setting (Builder); absent = the manager's. */
+  readonly esn?: boolean | undefined;
 }
 
 /** What a transform does, without keys (for status output and logs). */
@@ -114,6 +118,10 @@ export interface TransformDescription {
   readonly authentication?: { readonly name: string; readonly truncationLengthBits: number };
   readonly aead?: { readonly name: string; readonly icvLengthBits: number };
   readonly encapsulation?: { readonly localPort: number; readonly remotePort: number };
+  /** Anti-replay window in packets (0 = off) the SA was created with. */
+  readonly replayWindowSize: number;
+  /** Whether the SA uses extended sequence numbers (RFC 4303 §2.2.1). */
+  readonly esn: boolean;
 }
 
 /** Options of the service that do not belong to one call. */
@@ -283,6 +291,7 @@ export class IpSecService {
         port,
         family,
         keepaliveIntervalMs: options.keepaliveIntervalMs,
+        scope: caller.token,
       });
     } catch (err: unknown) {
       if (err instanceof ResourceUnavailableError) throw err;
@@ -385,6 +394,8 @@ export class IpSecService {
         'UDP encapsulation socket and destination address families must match',
       );
     }
+    const replayWindowSize = config.replayWindowSize ?? options.replayWindowSize;
+    const esn = config.esn ?? options.esn;
     // 4. id, quota
     const resourceId = this.#nextResourceId++;
     if (owner.transformCount >= MAX_NUM_TRANSFORMS) {
@@ -403,8 +414,8 @@ export class IpSecService {
         ...(encap !== undefined
           ? { encapsulation: { socket: encap.socket, remotePort: config.encapRemotePort ?? 0 } }
           : {}),
-        replayWindowSize: options.replayWindowSize,
-        esn: options.esn,
+        replayWindowSize,
+        esn,
         ownerTag: owner.tag,
       });
     } finally {
@@ -436,6 +447,8 @@ export class IpSecService {
       ...(encap !== undefined
         ? { encapsulation: { localPort: encap.port, remotePort: config.encapRemotePort ?? 0 } }
         : {}),
+      replayWindowSize,
+      esn,
     };
     const children = [spiRecord.resource, ...(encap !== undefined ? [encap.resource] : [])];
     const record: TransformRecord = {
@@ -579,8 +592,13 @@ function noStreamSockets(backend: Backend): UnsupportedOperationError {
   );
 }
 
-/** `checkDirection`: IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE. */
+/** `checkDirection`: IN (0) and OUT (1); FWD (2) needs NETWORK_STACK; else IAE (not an integer: TypeError). */
 function checkDirection(direction: unknown): TransformDirection {
+  if (typeof direction !== 'number' || !Number.isInteger(direction)) {
+    throw new TypeError(
+      `Cannot apply transform: direction must be an integer, got ${describeValue(direction)}`,
+    );
+  }
   if (direction === 0) return 'in';
   if (direction === 1) return 'out';
   if (direction === 2) {

@@ -5,8 +5,10 @@
  * `removeTransportModeTransforms` (never clear text).
  */
 import { contextOf, type ManagerContext } from './_manager_context.ts';
+import { checkInteger, describeValue } from './_socket_args.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import { IpSecAlgorithm } from './ipsec_algorithm.ts';
+import type { IpSecManager } from './ipsec_manager.ts';
 import type { TransformDescription } from './ipsec_service.ts';
 import { IpSecTransformState } from './ipsec_transform_state.ts';
 import { INVALID_RESOURCE_ID, SecurityParameterIndex } from './security_parameter_index.ts';
@@ -50,8 +52,13 @@ export class IpSecTransform implements AsyncDisposable {
   readonly #description: TransformDescription;
   #resourceId: number;
 
-  /** @internal Created by {@link IpSecTransformBuilder.buildTransportModeTransform}. */
-  constructor(context: ManagerContext, description: TransformDescription) {
+  /** @internal Used by {@link IpSecTransformBuilder.buildTransportModeTransform}. */
+  static create(context: ManagerContext, description: TransformDescription): IpSecTransform {
+    return new IpSecTransform(context, description);
+  }
+
+  /** Created by {@link IpSecTransformBuilder.buildTransportModeTransform} only. */
+  private constructor(context: ManagerContext, description: TransformDescription) {
     this.#context = context;
     this.#description = description;
     this.#resourceId = description.resourceId;
@@ -184,11 +191,14 @@ export class IpSecTransformBuilder {
   #aead: IpSecAlgorithm | undefined;
   #encapSocketResourceId: number | undefined;
   #encapRemotePort: number | undefined;
+  #replayWindowSize: number | undefined;
+  #esn: boolean | undefined;
 
   /**
    * @param manager the `IpSecManager` the transforms belong to (Android passes a `Context`)
+   * @throws {TypeError} `manager` is not an `IpSecManager` (Android: `NullPointerException`)
    */
-  constructor(manager: object) {
+  constructor(manager: IpSecManager) {
     this.#context = contextOf(manager, 'create IpSecTransform.Builder');
   }
 
@@ -223,8 +233,53 @@ export class IpSecTransformBuilder {
     if (localSocket.getResourceId() === INVALID_RESOURCE_ID) {
       throw new IllegalArgumentError('Invalid UdpEncapsulationSocket');
     }
+    // An int in Android; the range (1..65535) is checked at build, with Android's message.
+    checkInteger('set encapsulation', 'remotePort', remotePort);
     this.#encapSocketResourceId = localSocket.getResourceId();
     this.#encapRemotePort = remotePort;
+    return this;
+  }
+
+  /**
+   * tsnetd extension: the anti-replay window of the transforms built from now on, in packets —
+   * 0 (off) or 32..65536 — instead of the manager's `replayWindowSize` (default 4096). The window
+   * is a property of each SA (the kernel's `replay_window`), so it may differ per transform.
+   *
+   * @throws {TypeError} not an integer
+   * @throws {IllegalArgumentError} not 0 and outside 32..65536
+   * @example
+   * ```ts
+   * import { randomBytes } from 'node:crypto';
+   * import { IpSecAlgorithm, IpSecManager, IpSecTransform } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
+   * await using transform = await new IpSecTransform.Builder(ipsec)
+   *   .setAuthenticatedEncryption(new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128))
+   *   .setIpv4Encapsulation(encap, encap.getPort())
+   *   .setReplayWindowSize(1024)
+   *   .setEsn(true)
+   *   .buildTransportModeTransform('127.0.0.1', spi);
+   * console.log(transform.describe().replayWindowSize, transform.describe().esn); // 1024 true
+   * ```
+   */
+  setReplayWindowSize(size: number): this {
+    this.#replayWindowSize = checkReplayWindowSize('set replay window', size);
+    return this;
+  }
+
+  /**
+   * tsnetd extension: extended (64-bit) sequence numbers (RFC 4303 §2.2.1) for the transforms
+   * built from now on, instead of the manager's `esn` (default false). IKEv2 negotiates ESN per
+   * Child SA (RFC 7296 §3.3.2, transform type 5), so both ends of one SA must agree.
+   *
+   * @throws {TypeError} not a boolean
+   */
+  setEsn(enabled: boolean): this {
+    if (typeof enabled !== 'boolean') {
+      throw new TypeError(`Cannot set ESN: expected a boolean, got ${describeValue(enabled)}`);
+    }
+    this.#esn = enabled;
     return this;
   }
 
@@ -261,12 +316,35 @@ export class IpSecTransformBuilder {
         authenticatedEncryption: this.#aead,
         encapSocketResourceId: this.#encapSocketResourceId,
         encapRemotePort: this.#encapRemotePort,
+        replayWindowSize: this.#replayWindowSize,
+        esn: this.#esn,
       },
       this.#context.options,
     );
     await this.#context.adopt(resourceId, 'build transform');
-    return new IpSecTransform(this.#context, description);
+    return IpSecTransform.create(this.#context, description);
   }
+}
+
+/** Smallest anti-replay window besides 0 (off); the ESP engine's limit. */
+const MIN_REPLAY_WINDOW_SIZE = 32;
+/** Largest anti-replay window (a bigger one would let a typo allocate gigabytes per SA). */
+const MAX_REPLAY_WINDOW_SIZE = 65536;
+
+/**
+ * @internal An anti-replay window: 0 (off) or 32..65536 packets.
+ *
+ * @throws {TypeError} not an integer
+ * @throws {IllegalArgumentError} out of range
+ */
+export function checkReplayWindowSize(action: string, size: unknown): number {
+  const n = checkInteger(action, 'replayWindowSize', size);
+  if (n !== 0 && (n < MIN_REPLAY_WINDOW_SIZE || n > MAX_REPLAY_WINDOW_SIZE)) {
+    throw new IllegalArgumentError(
+      `Cannot ${action}: replayWindowSize must be 0 or in ${MIN_REPLAY_WINDOW_SIZE}..${MAX_REPLAY_WINDOW_SIZE}, got ${n}`,
+    );
+  }
+  return n;
 }
 
 function requireAlgorithm(algo: unknown, method: string): IpSecAlgorithm {

@@ -8,18 +8,23 @@
  * Parity with the userspace backend (docs/kernel-backend.md): a datagram too large for one ESP
  * (-in-UDP) packet throws `MessageTooLongError` before the kernel sees it, and a socket with an
  * inbound apply pending and no inbound policy yet drops what it reads (clear text).
+ *
+ * Statistics are counted here, per manager, on what crosses the sockets in this process
+ * ({@link KERNEL_COUNTERS}); the kernel counts the rest per namespace (`/proc/net/xfrm_stat`).
  */
-import { EventEmitter } from 'node:events';
+import { type DatapathCounter, DatapathStatistics, TypedEventEmitter } from '../datapath/mod.ts';
 import type * as Kernel from '../kernel/mod.ts';
 import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
+  BackendDatagramSocketEvents,
   BackendEncapSocket,
   BackendSa,
   BackendSaConfig,
   BackendStreamSocket,
   BackendTransformState,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,
@@ -103,12 +108,53 @@ async function mapped<T>(k: KernelModule, operation: () => Promise<T>): Promise<
   }
 }
 
+/**
+ * Counters the kernel backend reports: what crosses its sockets in this process. Absent: `rx.esp`,
+ * `rx.keepalive`, `tx.keepalive` and the `drop.<reason>` keys of received ESP (the kernel handles
+ * them below the sockets and counts them per namespace), and `tx.esp.bytes` (the kernel builds
+ * the packet; its size is not known here).
+ */
+const KERNEL_COUNTERS: readonly DatapathCounter[] = [
+  'rx.clear',
+  'rx.clear.bytes',
+  'rx.delivered',
+  'rx.delivered.bytes',
+  'rx.ike',
+  'rx.ike.bytes',
+  'tx.clear',
+  'tx.clear.bytes',
+  'tx.esp',
+  'tx.ike',
+  'tx.ike.bytes',
+  'drop.ike-no-listener',
+  'tx.drop.transform-closed',
+  'tx.drop.destination-mismatch',
+  'tx.drop.too-long',
+  'tx.drop.error',
+];
+
+/** Counts a failed send under its reason (an `IllegalStateError`, a closed socket, is not one). */
+function countFailedSend(statistics: DatapathStatistics, err: unknown): void {
+  if (err instanceof TransformClosedError) statistics.sendDropped('transform-closed');
+  else if (err instanceof DestinationMismatchError) statistics.sendDropped('destination-mismatch');
+  else if (err instanceof MessageTooLongError) statistics.sendDropped('too-long');
+  else if (!(err instanceof IpSecError)) statistics.sendDropped('error');
+}
+
 class KernelEncapSocketHandle implements BackendEncapSocket {
   readonly socket: Kernel.KernelEncapSocket;
   readonly #k: KernelModule;
-  constructor(k: KernelModule, socket: Kernel.KernelEncapSocket) {
+  readonly #statistics: DatapathStatistics;
+  #receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined;
+  constructor(k: KernelModule, socket: Kernel.KernelEncapSocket, statistics: DatapathStatistics) {
     this.#k = k;
     this.socket = socket;
+    this.#statistics = statistics;
+    socket.setIkeReceiver((message, rinfo) => {
+      statistics.received('ike', message.length);
+      if (this.#receiver === undefined) statistics.drop('ike-no-listener');
+      else this.#receiver(message, rinfo);
+    });
   }
   get port(): number {
     return this.socket.port;
@@ -116,27 +162,53 @@ class KernelEncapSocketHandle implements BackendEncapSocket {
   get family(): 'IPv4' | 'IPv6' {
     return this.socket.family;
   }
-  sendIke(message: Uint8Array, port: number, address: string): Promise<void> {
-    return mapped(this.#k, () => this.socket.sendIke(message, port, address));
+  async sendIke(message: Uint8Array, port: number, address: string): Promise<void> {
+    try {
+      await mapped(this.#k, () => this.socket.sendIke(message, port, address));
+    } catch (err: unknown) {
+      countFailedSend(this.#statistics, err);
+      throw err;
+    }
+    this.#statistics.sent('ike', message.length);
   }
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void {
-    this.socket.setIkeReceiver(receiver);
+    this.#receiver = receiver;
+  }
+  ref(): void {
+    this.socket.udp.ref();
+  }
+  unref(): void {
+    this.socket.udp.unref();
   }
   close(): Promise<void> {
+    this.#receiver = undefined;
     return this.socket.close();
   }
 }
 
-class KernelDatagramSocketHandle extends EventEmitter implements BackendDatagramSocket {
+class KernelDatagramSocketHandle
+  extends TypedEventEmitter<BackendDatagramSocketEvents>
+  implements BackendDatagramSocket
+{
   readonly socket: Kernel.KernelDatagramSocket;
   readonly #k: KernelModule;
-  constructor(k: KernelModule, socket: Kernel.KernelDatagramSocket) {
+  readonly #statistics: DatapathStatistics;
+  constructor(
+    k: KernelModule,
+    socket: Kernel.KernelDatagramSocket,
+    statistics: DatapathStatistics,
+  ) {
     super();
     this.#k = k;
     this.socket = socket;
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.emit('message', msg, rinfo));
+    this.#statistics = statistics;
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      // With an inbound SA applied the kernel refuses clear text: what is read was ESP.
+      statistics.received(socket.inboundSa === undefined ? 'clear' : 'delivered', msg.length);
+      this.emit('message', msg, rinfo);
+    });
     socket.on('close', () => this.emit('close'));
-    socket.on('error', (err: unknown) => {
+    socket.on('error', (err: Error) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }
@@ -152,8 +224,22 @@ class KernelDatagramSocketHandle extends EventEmitter implements BackendDatagram
   bind(port: number, address: string | undefined): Promise<SocketAddressInfo> {
     return mapped(this.#k, () => this.socket.bind(port, address));
   }
-  send(message: Uint8Array, port: number, address: string): Promise<void> {
-    return mapped(this.#k, () => this.socket.send(message, port, address));
+  async send(message: Uint8Array, port: number, address: string): Promise<void> {
+    try {
+      await mapped(this.#k, () => this.socket.send(message, port, address));
+    } catch (err: unknown) {
+      countFailedSend(this.#statistics, err);
+      throw err;
+    }
+    // The kernel seals protected datagrams: their size on the wire is not known here.
+    if (this.socket.outboundSa === undefined) this.#statistics.sent('clear', message.length);
+    else this.#statistics.count('tx.esp');
+  }
+  ref(): void {
+    this.socket.udp.ref();
+  }
+  unref(): void {
+    this.socket.udp.unref();
   }
   address(): SocketAddressInfo {
     try {
@@ -192,6 +278,9 @@ export class KernelBackend implements Backend {
   readonly name = 'kernel';
   readonly #k: KernelModule;
   readonly #engine: Kernel.KernelEngine;
+  /** Totals of every socket, and counters per statistics scope (one per IpSecManager). */
+  readonly #statistics = new DatapathStatistics();
+  readonly #scopes = new WeakMap<object, DatapathStatistics>();
 
   private constructor(k: KernelModule, engine: Kernel.KernelEngine) {
     this.#k = k;
@@ -286,15 +375,29 @@ export class KernelBackend implements Backend {
         throw encapSocketUnavailable(options.port, err);
       }
     });
-    return new KernelEncapSocketHandle(this.#k, socket);
+    return new KernelEncapSocketHandle(this.#k, socket, this.#statisticsOf(options.scope));
   }
 
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket {
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
     try {
-      return new KernelDatagramSocketHandle(this.#k, this.#engine.createDatagramSocket(type));
+      return new KernelDatagramSocketHandle(
+        this.#k,
+        this.#engine.createDatagramSocket(type),
+        this.#statisticsOf(scope),
+      );
     } catch (err: unknown) {
       throw mapKernelError(this.#k, err);
     }
+  }
+
+  #statisticsOf(scope: object | undefined): DatapathStatistics {
+    if (scope === undefined) return this.#statistics;
+    let statistics = this.#scopes.get(scope);
+    if (statistics === undefined) {
+      statistics = new DatapathStatistics(this.#statistics);
+      this.#scopes.set(scope, statistics);
+    }
+    return statistics;
   }
 
   async applyToSocket(
@@ -339,9 +442,12 @@ export class KernelBackend implements Backend {
     return mapped(this.#k, () => this.#engine.saState(kernelSa));
   }
 
-  statistics(): Readonly<Record<string, number>> {
-    // The kernel counts per namespace (/proc/net/xfrm_stat), not per backend.
-    return {};
+  /** The {@link KERNEL_COUNTERS} of the sockets of `scope` (omitted: of every socket). */
+  statistics(scope?: object): IpSecStatistics {
+    const all = this.#statisticsOf(scope).snapshot();
+    const counted: { [K in DatapathCounter]?: number } = {};
+    for (const key of KERNEL_COUNTERS) counted[key] = all[key];
+    return counted;
   }
 
   close(): Promise<void> {

@@ -15,11 +15,14 @@ export type {
   AddressFamily,
   Backend,
   BackendDatagramSocket,
+  BackendDatagramSocketEvents,
   BackendEncapSocket,
   BackendSa,
   BackendSaAlgorithms,
   BackendSaConfig,
   BackendTransformState,
+  IpSecCounter,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,
@@ -38,7 +41,11 @@ export {
   UnsupportedOperationError,
 } from './errors.ts';
 export { type AlgorithmKind, IpSecAlgorithm } from './ipsec_algorithm.ts';
-export { type DatagramMessage, IpSecDatagramSocket } from './ipsec_datagram_socket.ts';
+export {
+  type DatagramMessage,
+  IpSecDatagramSocket,
+  type IpSecDatagramSocketEvents,
+} from './ipsec_datagram_socket.ts';
 export {
   DEFAULT_KEEPALIVE_INTERVAL_MS,
   DEFAULT_RECEIVE_QUEUE_LENGTH,
@@ -64,5 +71,9 @@ export {
 } from './kernel_backend.ts';
 export { SecurityParameterIndex } from './security_parameter_index.ts';
 export { RAND_SPI_MAX, RAND_SPI_MIN, seededRandomUint32 } from './spi_allocator.ts';
-export { type IkeMessage, UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
+export {
+  type IkeMessage,
+  UdpEncapsulationSocket,
+  type UdpEncapsulationSocketEvents,
+} from './udp_encapsulation_socket.ts';
 export { UserspaceBackend, type UserspaceBackendOptions } from './userspace_backend.ts';

@@ -28,8 +28,23 @@ export class SecurityParameterIndex implements AsyncDisposable {
   readonly #destination: string;
   #resourceId: number;
 
-  /** @internal Created by `IpSecManager.allocateSecurityParameterIndex`. */
-  constructor(context: ManagerContext, resourceId: number, spi: number, destination: string) {
+  /** @internal Used by `IpSecManager.allocateSecurityParameterIndex`. */
+  static create(
+    context: ManagerContext,
+    resourceId: number,
+    spi: number,
+    destination: string,
+  ): SecurityParameterIndex {
+    return new SecurityParameterIndex(context, resourceId, spi, destination);
+  }
+
+  /** Created by `IpSecManager.allocateSecurityParameterIndex` only. */
+  private constructor(
+    context: ManagerContext,
+    resourceId: number,
+    spi: number,
+    destination: string,
+  ) {
     this.#context = context;
     this.#resourceId = resourceId;
     this.#spi = spi;

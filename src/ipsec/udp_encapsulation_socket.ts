@@ -7,10 +7,12 @@
  * handled by the backend and never reach the listeners. The `for await` adapter holds at most
  * `receiveQueueLength` datagrams for a slow loop (see `_receive_queue.ts`).
  */
-import { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../datapath/mod.ts';
 import type { ManagerContext } from './_manager_context.ts';
 import {
+  checkMessagesOptions,
   DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  type MessagesOptions,
   type ReceiveQueueOptions,
   receiveQueued,
 } from './_receive_queue.ts';
@@ -25,9 +27,17 @@ export interface IkeMessage {
   readonly rinfo: RemoteInfo;
 }
 
+/** Events of a {@link UdpEncapsulationSocket}. */
+export interface UdpEncapsulationSocketEvents {
+  /** An IKE datagram arrived (non-ESP marker included, as on the wire). */
+  readonly message: [message: Buffer, rinfo: RemoteInfo];
+  /** The user's handle is closed. */
+  readonly close: [];
+}
+
 /**
  * A UDP encapsulation socket (Android `IpSecManager.UdpEncapsulationSocket`). Events:
- * `'message'` `(message: Buffer, rinfo: RemoteInfo)` for each IKE datagram (non-ESP marker included).
+ * {@link UdpEncapsulationSocketEvents} (`'message'` for each IKE datagram, non-ESP marker included).
  *
  * @example
  * ```ts
@@ -41,7 +51,10 @@ export interface IkeMessage {
  * console.log('IKE from', rinfo.address, msg.length); // IKE from 127.0.0.1 32
  * ```
  */
-export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposable {
+export class UdpEncapsulationSocket
+  extends TypedEventEmitter<UdpEncapsulationSocketEvents>
+  implements AsyncDisposable
+{
   readonly #context: ManagerContext;
   readonly #socket: BackendEncapSocket;
   readonly #port: number;
@@ -49,12 +62,22 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
   readonly #queueOptions: ReceiveQueueOptions;
   #resourceId: number;
 
-  /** @internal Created by `IpSecManager.openUdpEncapsulationSocket`. */
-  constructor(
+  /** @internal Used by `IpSecManager.openUdpEncapsulationSocket`. */
+  static create(
     context: ManagerContext,
     resourceId: number,
     socket: BackendEncapSocket,
     queueOptions: ReceiveQueueOptions = DEFAULT_RECEIVE_QUEUE_OPTIONS,
+  ): UdpEncapsulationSocket {
+    return new UdpEncapsulationSocket(context, resourceId, socket, queueOptions);
+  }
+
+  /** Created by `IpSecManager.openUdpEncapsulationSocket` only. */
+  private constructor(
+    context: ManagerContext,
+    resourceId: number,
+    socket: BackendEncapSocket,
+    queueOptions: ReceiveQueueOptions,
   ) {
     super();
     this.#context = context;
@@ -137,12 +160,60 @@ export class UdpEncapsulationSocket extends EventEmitter implements AsyncDisposa
    * }
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
-    yield* receiveQueued(
+  [Symbol.asyncIterator](): AsyncGenerator<IkeMessage, void, undefined> {
+    return this.messages();
+  }
+
+  /**
+   * Like `for await (… of encap)`, ended also by aborting `signal` (the loop throws an
+   * `AbortError`, `code: 'ABORT_ERR'`, and its listeners are removed).
+   *
+   * @throws {TypeError} `signal` is not an `AbortSignal`
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = await ipsec.openUdpEncapsulationSocket();
+   * const controller = new AbortController();
+   * setTimeout(() => controller.abort(), 20);
+   * try {
+   *   for await (const { message } of encap.messages({ signal: controller.signal })) console.log(message);
+   * } catch (err) {
+   *   console.log((err as { code?: string }).code); // ABORT_ERR
+   * }
+   * ```
+   */
+  messages(options?: MessagesOptions): AsyncGenerator<IkeMessage, void, undefined> {
+    const signal = checkMessagesOptions(options);
+    return receiveQueued(
       this,
       this.#queueOptions,
       (closed) => closed || this.#resourceId === INVALID_RESOURCE_ID,
+      undefined,
+      signal,
     );
+  }
+
+  /**
+   * Lets the process exit while this socket is open (as `dgram.Socket.unref()`); NAT-keepalive
+   * timers never keep it alive.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using ipsec = await IpSecManager.create();
+   * await using encap = (await ipsec.openUdpEncapsulationSocket()).unref();
+   * ```
+   */
+  unref(): this {
+    this.#socket.unref();
+    return this;
+  }
+
+  /** Undoes {@link UdpEncapsulationSocket.unref}. */
+  ref(): this {
+    this.#socket.ref();
+    return this;
   }
 
   /**

@@ -5,9 +5,9 @@
  * `DestinationMismatchError`, a family mismatch → `IllegalArgumentError`). Transforms must use
  * UDP encapsulation: plain ESP needs IP protocol 50, i.e. the kernel backend.
  */
-import { EventEmitter } from 'node:events';
 import {
   type DatapathRemoteInfo,
+  DatapathStatistics,
   DestinationNotAllowedError,
   type EncapSocket,
   FamilyMismatchError,
@@ -15,6 +15,7 @@ import {
   type ProtectedSocket,
   SaDeletedError,
   SocketClosedError,
+  TypedEventEmitter,
   UserspaceEngine,
   UserspaceSa,
 } from '../datapath/mod.ts';
@@ -23,10 +24,12 @@ import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
+  BackendDatagramSocketEvents,
   BackendEncapSocket,
   BackendSa,
   BackendSaConfig,
   BackendTransformState,
+  IpSecStatistics,
   OpenEncapSocketOptions,
   RemoteInfo,
   SocketAddressInfo,
@@ -61,12 +64,21 @@ class UserspaceEncapSocket implements BackendEncapSocket {
   setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void {
     this.socket.setIkeReceiver(receiver);
   }
+  ref(): void {
+    this.socket.ref();
+  }
+  unref(): void {
+    this.socket.unref();
+  }
   close(): Promise<void> {
     return this.#engine.closeEncapSocket(this.socket);
   }
 }
 
-class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSocket {
+class UserspaceDatagramSocket
+  extends TypedEventEmitter<BackendDatagramSocketEvents>
+  implements BackendDatagramSocket
+{
   readonly socket: ProtectedSocket;
   constructor(socket: ProtectedSocket) {
     super();
@@ -76,7 +88,7 @@ class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSoc
     );
     socket.on('close', () => this.emit('close'));
     socket.on('refused', () => this.emit('refused'));
-    socket.on('error', (err: unknown) => {
+    socket.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }
@@ -109,6 +121,12 @@ class UserspaceDatagramSocket extends EventEmitter implements BackendDatagramSoc
     } catch (err: unknown) {
       throw mapSocketError(err);
     }
+  }
+  ref(): void {
+    this.socket.ref();
+  }
+  unref(): void {
+    this.socket.unref();
   }
   close(): Promise<void> {
     return this.socket.close();
@@ -153,6 +171,8 @@ export class UserspaceBackend implements Backend {
   readonly name = 'userspace';
   readonly #engine: UserspaceEngine;
   readonly #sockets = new WeakMap<BackendDatagramSocket, ProtectedSocket>();
+  /** Counters per statistics scope (one per IpSecManager); the engine keeps the totals. */
+  readonly #scopes = new WeakMap<object, DatapathStatistics>();
 
   constructor(options: UserspaceBackendOptions = {}) {
     this.#engine = options.engine ?? new UserspaceEngine();
@@ -198,14 +218,19 @@ export class UserspaceBackend implements Backend {
 
   async openEncapSocket(options: OpenEncapSocketOptions): Promise<BackendEncapSocket> {
     try {
-      return new UserspaceEncapSocket(this.#engine, await this.#engine.openEncapSocket(options));
+      const { scope, ...rest } = options;
+      const socket = await this.#engine.openEncapSocket({
+        ...rest,
+        statistics: this.#statisticsOf(scope),
+      });
+      return new UserspaceEncapSocket(this.#engine, socket);
     } catch (err: unknown) {
       throw encapSocketUnavailable(options.port, err);
     }
   }
 
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket {
-    const protectedSocket = this.#engine.createProtectedSocket(type);
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
+    const protectedSocket = this.#engine.createProtectedSocket(type, this.#statisticsOf(scope));
     const socket = new UserspaceDatagramSocket(protectedSocket);
     this.#sockets.set(socket, protectedSocket);
     return socket;
@@ -247,8 +272,18 @@ export class UserspaceBackend implements Backend {
     return this.#engine.saState(sa);
   }
 
-  statistics(): Readonly<Record<string, number>> {
-    return this.#engine.statistics.snapshot();
+  #statisticsOf(scope: object | undefined): DatapathStatistics {
+    if (scope === undefined) return this.#engine.statistics;
+    let statistics = this.#scopes.get(scope);
+    if (statistics === undefined) {
+      statistics = new DatapathStatistics(this.#engine.statistics);
+      this.#scopes.set(scope, statistics);
+    }
+    return statistics;
+  }
+
+  statistics(scope?: object): IpSecStatistics {
+    return this.#statisticsOf(scope).snapshot();
   }
 
   async close(): Promise<void> {
