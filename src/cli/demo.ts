@@ -9,6 +9,8 @@
  * `--pcap FILE` also writes the wire traffic as a pcap (outer IPv4/UDP/ESP) and `FILE.esp_sa`,
  * the Wireshark SA table WITH THE KEYS, so the capture can be decrypted in Wireshark or tshark.
  */
+// First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
+import './process_guard.ts';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
