@@ -365,10 +365,11 @@ export class NetdServer {
       return this.#options.execute(argv);
     };
 
-    const nextFrames = (): Frame[] => {
+    /** The frames of the next NUL-terminated piece; `undefined` when more input is needed. */
+    const nextFrames = (): Frame[] | undefined => {
       const nul = pending.indexOf(0);
       if (nul === -1) {
-        if (pending.length < CMD_BUF_SIZE) return [];
+        if (pending.length < CMD_BUF_SIZE) return undefined;
         // Over-long request: the framer answers it and skips to the next NUL.
         const frames = session.push(pending);
         pending = Buffer.alloc(0);
@@ -406,7 +407,7 @@ export class NetdServer {
         for (;;) {
           if (closed) return;
           const frames = nextFrames();
-          if (frames.length === 0) break;
+          if (frames === undefined) break;
           for (const frame of frames) {
             if (closed) return;
             await handle(frame);

@@ -145,7 +145,7 @@ export function parseNetutilsConfig(text: string, source: string): NetutilsConfi
     source,
     FRAMEWORK_CHAIN_NAMES,
   );
-  const verdicts = record.verdicts ?? 'hardened';
+  const verdicts = record.verdicts === undefined ? 'hardened' : record.verdicts;
   if (verdicts !== 'hardened' && verdicts !== 'android') {
     throw new InvalidConfigError(source, '"verdicts" must be "hardened" or "android"');
   }
