@@ -13,8 +13,8 @@
  *   mode 0660, then given to the netutils group with `lchown` (never through a link).
  *
  * Fair service: at most `maxConnections` clients, and at most `maxConnectionsPerUid` from any
- * one non-root user; a connection with no request in flight that stays silent for
- * `idleTimeoutMs` is closed. Memory per connection is bounded: at most `MAX_INBOX_BYTES` of
+ * one non-root user; a connection with no request in flight that completes no request for
+ * `idleTimeoutMs` is closed (a trickle of bytes without a NUL does not count as activity). Memory per connection is bounded: at most `MAX_INBOX_BYTES` of
  * unprocessed input (reading pauses beyond it), one request at a time, and a reply that does
  * not fit the socket's send buffer holds back the next request until it drains, so a client
  * that never reads costs a few KiB that are freed when it leaves. A client that half-closes
@@ -411,6 +411,7 @@ export class NetdServer {
           for (const frame of frames) {
             if (closed) return;
             await handle(frame);
+            armIdle();
           }
         }
       } finally {
@@ -443,7 +444,8 @@ export class NetdServer {
     armIdle();
 
     socket.on('data', (chunk: Buffer) => {
-      armIdle();
+      // Bytes alone do not keep a connection alive (a slow trickle would hold it forever):
+      // only complete requests re-arm the idle timer.
       if (control !== undefined) {
         feedControl(chunk);
         return;
