@@ -420,7 +420,6 @@ export class NetdServer {
       if (pending.length <= MAX_INBOX_BYTES && socket.isPaused() && !closed) socket.resume();
       // Half-closed client: every complete request has been answered; close our side too.
       if (inputEnded && !closed && socket.writable) socket.end();
-      armIdle();
     };
 
     const idleMs = this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
