@@ -384,7 +384,10 @@ function startMonitor(): { child: ChildProcess; done: Promise<Result> } {
 test('kill -9 of a wrapper running `ip xfrm monitor` leaves no ip process', async () => {
   const daemonPid = daemon.process.pid!;
   const { child, done } = startMonitor();
-  assert.ok(await waitFor(() => childrenOf(daemonPid, '/usr/sbin/ip').length === 1, 10_000), 'ip started');
+  assert.ok(
+    await waitFor(() => childrenOf(daemonPid, '/usr/sbin/ip').length === 1, 10_000),
+    'ip started',
+  );
   const [ip] = childrenOf(daemonPid, '/usr/sbin/ip');
   child.kill('SIGKILL');
   await done;

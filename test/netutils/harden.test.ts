@@ -179,10 +179,7 @@ const ADMITTED: ReadonlyArray<[string, string]> = [
   ],
   ['iptables', '-w -t nat -A POSTROUTING -o rmnet_data1 -j MASQUERADE'],
   ['iptables', '-w 5 -A FORWARD -i oem0 -o oem1 -j ACCEPT'],
-  [
-    'iptables',
-    '-w -A INPUT -i oem0 -m comment --comment vendor -j LOG --log-prefix oem:',
-  ],
+  ['iptables', '-w -A INPUT -i oem0 -m comment --comment vendor -j LOG --log-prefix oem:'],
   ['iptables', '-w -t mangle -A PREROUTING -m socket --nowildcard --restore-skmark -j ACCEPT'],
   ['iptables', '-w -t mangle -D PREROUTING -m socket --nowildcard --restore-skmark -j ACCEPT'],
   ['ip6tables', '-w -A INPUT -i rmnet_data9 -j routectrl_MANGLE_INPUT'],
