@@ -13,6 +13,8 @@
  * target — whatever was at that path (a file of another user, a symlink) is replaced, never
  * written through. `--help` prints the usage; an unknown option prints it on stderr, exit 2.
  */
+// First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
+import './process_guard.ts';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import {

@@ -8,6 +8,8 @@
  * 4 daemon unreachable (`Error connecting (<strerror>)`); 104 (ECONNRESET) when the daemon
  * closed the connection before a final reply.
  */
+// First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
+import './process_guard.ts';
 import {
   DEFAULT_SOCKET_PATH,
   ERRNO_TABLE,

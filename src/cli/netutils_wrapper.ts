@@ -5,6 +5,8 @@
  * the real tools. All logic lives in `src/netutils/wrapper.ts`; this file
  * imports only that module so start-up stays cheap.
  */
+// First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
+import './process_guard.ts';
 import { runWrapper } from '../netutils/wrapper.ts';
 
 process.exitCode = await runWrapper({ argv: process.argv, env: process.env });

@@ -4,10 +4,13 @@
  * netd's start-up rules in the current network namespace, serves commands until SIGTERM or
  * SIGINT, then removes everything it installed and the socket file.
  *
- * Usage: tsnetd [--socket PATH] [--state PATH] [--verbose]
+ * Usage: tsnetd [--socket PATH] [--state PATH] [--netutils-group NAME|GID]
+ *               [--netutils-config PATH] [--verbose]
  * Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 another daemon is
  * already listening on the socket path.
  */
+// First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
+import './process_guard.ts';
 import { parseArgs } from 'node:util';
 import {
   DaemonRunningError,
@@ -15,13 +18,21 @@ import {
   IpRouteLinuxNet,
   Netd,
   NetdServer,
+  NetutilsService,
+  resolveGroup,
   SocketPathInUseError,
   StateFile,
 } from '../netd/mod.ts';
+import { DEFAULT_CONFIG_PATH, NetutilsPolicy } from '../netutils/mod.ts';
 
-const USAGE = `Usage: tsnetd [--socket PATH] [--state PATH] [--verbose]
+const USAGE = `Usage: tsnetd [--socket PATH] [--state PATH] [--netutils-group NAME|GID]
+              [--netutils-config PATH] [--verbose]
   --socket PATH  Unix socket to listen on (default ${DEFAULT_SOCKET_PATH})
   --state PATH   crash-recovery state file (default <socket>.state)
+  --netutils-group NAME|GID  members may use the socket, held to the wrapper's rules
+                 (default: root only); the socket then belongs to this group, mode 0660
+  --netutils-config PATH  the wrapper configuration the daemon checks with
+                 (default ${DEFAULT_CONFIG_PATH}; the callers' environment is never used)
   --verbose      log every connection and request on stderr
 Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 already running`;
 
@@ -30,12 +41,21 @@ function log(line: string): void {
 }
 
 async function main(): Promise<number> {
-  let values: { socket?: string; state?: string; verbose?: boolean; help?: boolean };
+  let values: {
+    socket?: string;
+    state?: string;
+    'netutils-group'?: string;
+    'netutils-config'?: string;
+    verbose?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         socket: { type: 'string' },
         state: { type: 'string' },
+        'netutils-group': { type: 'string' },
+        'netutils-config': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -58,12 +78,28 @@ async function main(): Promise<number> {
     resolveReady = resolve;
   });
 
+  let netutils: NetutilsService;
+  try {
+    const group = values['netutils-group'];
+    const configPath = values['netutils-config'];
+    netutils = new NetutilsService({
+      policy: await NetutilsPolicy.load(
+        configPath === undefined ? {} : { configPath, explicit: true },
+      ),
+      ...(group === undefined ? {} : { groupId: resolveGroup(group) }),
+    });
+  } catch (error: unknown) {
+    log(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+
   let server: NetdServer;
   try {
     // Listen first: a live daemon on the path is detected before any kernel state is touched.
     server = await NetdServer.listen({
       socketPath,
       execute: async (argv) => (await ready).execute(argv),
+      netutils,
       ...(values.verbose === true ? { log } : {}),
     });
   } catch (error: unknown) {

@@ -82,6 +82,29 @@ export class SocketPathInUseError extends Error {
   }
 }
 
+/** The socket's directory (or one above it) could be changed by someone else. */
+export class UnsafeSocketDirectoryError extends Error {
+  override readonly name = 'UnsafeSocketDirectoryError';
+  readonly code = 'ERR_NETD_UNSAFE_SOCKET_DIRECTORY';
+  readonly socketPath: string;
+  /** The directory that failed the check. */
+  readonly directory: string;
+
+  /**
+   * @example
+   * ```ts
+   * new UnsafeSocketDirectoryError('/tmp/netd', '/tmp', 'is writable by group or others');
+   * ```
+   */
+  constructor(socketPath: string, directory: string, reason: string) {
+    super(
+      `Cannot listen on "${socketPath}": directory "${directory}" ${reason} (another user could replace the socket)`,
+    );
+    this.socketPath = socketPath;
+    this.directory = directory;
+  }
+}
+
 /** The client could not reach the daemon or lost the connection before a final reply. */
 export class DaemonUnreachableError extends Error {
   override readonly name: string = 'DaemonUnreachableError';

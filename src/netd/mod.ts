@@ -16,11 +16,13 @@ export {
   NetdOperationError,
   SocketPathInUseError,
   ToolFailedError,
+  UnsafeSocketDirectoryError,
 } from './errors.ts';
 export type { ExecOptions, ExecResult, Executor } from './executor.ts';
 export { execFileExecutor } from './executor.ts';
 export type { Permission } from './fwmark.ts';
 export { hex, permissionMark, stringToPermission } from './fwmark.ts';
+export { resolveGroup, UnknownGroupError } from './group.ts';
 export { isValidInterfaceName } from './interface_name.ts';
 export type { IpRouteLinuxNetOptions } from './ip_route_linux_net.ts';
 export { IpRouteLinuxNet } from './ip_route_linux_net.ts';
@@ -29,6 +31,15 @@ export { routeArgs, ruleArgs } from './linux_net.ts';
 export { MemoryLinuxNet } from './memory_linux_net.ts';
 export { LOCAL_NET_ID, netHandleToNetId, netIdToNetHandle, stringToNetId } from './net_id.ts';
 export { Netd } from './netd.ts';
+export {
+  type AccessRole,
+  NetutilsConnection,
+  NetutilsService,
+  type NetutilsServiceOptions,
+  type PeerIdentity,
+  type RunChannel,
+  TOOL_ENVIRONMENT,
+} from './netutils_service.ts';
 export { NetworkController } from './network_controller.ts';
 export type { Frame } from './protocol/request_framer.ts';
 export { RequestFramer } from './protocol/request_framer.ts';
@@ -44,7 +55,17 @@ export { ProtocolSession } from './protocol/session.ts';
 export type { TokenizeResult } from './protocol/tokenize.ts';
 export { CMD_ARGS_MAX, CMD_BUF_SIZE, tokenize } from './protocol/tokenize.ts';
 export { ROUTE_TABLE, RouteController, RULE_PRIORITY } from './route_controller.ts';
-export type { NetdServerOptions } from './server.ts';
-export { DEFAULT_SOCKET_PATH, NetdServer, probeSocket, SOCKET_MODE } from './server.ts';
+export type { NetdServerOptions, NetdServerStats } from './server.ts';
+export {
+  assertSafeSocketDirectory,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_UID,
+  DEFAULT_SOCKET_PATH,
+  MAX_INBOX_BYTES,
+  NetdServer,
+  probeSocket,
+  SOCKET_MODE,
+} from './server.ts';
 export { type NetdState, StateFile } from './state_file.ts';
 export { TetherController } from './tether_controller.ts';

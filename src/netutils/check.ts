@@ -11,7 +11,21 @@
  * (`ipfwd (add|remove) .*([^ ]*oem…`) backtrack quadratically, and a 128 KiB argument would
  * otherwise keep the check busy for seconds.
  */
+import { type HardeningCheck, hardenCommand } from './harden.ts';
 import type { RuleSet } from './rule_set.ts';
+
+/**
+ * Which answers the check gives: `hardened` (the default of the wrapper and the daemon) adds
+ * the argument-aware check of `harden.ts` after a rule admitted the command; `android` keeps
+ * AOSP's exact verdicts.
+ */
+export type VerdictMode = 'hardened' | 'android';
+
+/** Options of {@link checkCommand}. */
+export interface CheckOptions {
+  /** Default `android` (the pure AOSP check); the programs pass their configured mode. */
+  readonly verdicts?: VerdictMode;
+}
 
 /**
  * Characters an argument may not contain: Unicode whitespace, C0 and C1 controls, DEL.
@@ -47,6 +61,18 @@ export type CheckResult =
   | {
       readonly allowed: false;
       readonly command: string;
+      /** A rule admitted the command, the hardened check refused it. */
+      readonly reason: 'hardening';
+      /** The 0-based index of the rule that admitted it. */
+      readonly ruleIndex: number;
+      readonly check: HardeningCheck;
+      /** Index in argv of the refused argument. */
+      readonly argumentIndex: number;
+      readonly detail: string;
+    }
+  | {
+      readonly allowed: false;
+      readonly command: string;
       readonly reason: 'unsafe-argument';
       /** Index in argv of the first refused argument. */
       readonly argumentIndex: number;
@@ -71,8 +97,9 @@ export function findUnsafeArgument(argv: readonly string[]): number {
 }
 
 /**
- * Checks a command against a rule set: bounds and hardening first, then the AOSP search over the
- * space-joined argv. argv[0] must already be the tool path (`<tool dir>/<tool>`).
+ * Checks a command against a rule set: bounds and argument safety first, then the AOSP search
+ * over the space-joined argv, then (with `verdicts: 'hardened'`) the argument-aware check of
+ * `harden.ts`. argv[0] must already be the tool path (`<tool dir>/<tool>`).
  *
  * @param ruleSet the compiled rules.
  * @param argv the full argv, argv[0] included.
@@ -83,7 +110,11 @@ export function findUnsafeArgument(argv: readonly string[]): number {
  * r.allowed && r.ruleIndex; // 7 (R8)
  * ```
  */
-export function checkCommand(ruleSet: RuleSet, argv: readonly string[]): CheckResult {
+export function checkCommand(
+  ruleSet: RuleSet,
+  argv: readonly string[],
+  options: CheckOptions = {},
+): CheckResult {
   const command = argv.join(' ');
   if (argv.length > MAX_ARGUMENTS || command.length > MAX_COMMAND_LENGTH)
     return { allowed: false, command, reason: 'too-long' };
@@ -92,6 +123,11 @@ export function checkCommand(ruleSet: RuleSet, argv: readonly string[]): CheckRe
     return { allowed: false, command, reason: 'unsafe-argument', argumentIndex };
   const ruleIndex = ruleSet.match(command);
   if (ruleIndex === -1) return { allowed: false, command, reason: 'no-matching-rule' };
+  if (options.verdicts === 'hardened') {
+    const refusal = hardenCommand(argv, ruleSet.vendorNames);
+    if (refusal !== undefined)
+      return { allowed: false, command, reason: 'hardening', ruleIndex, ...refusal };
+  }
   return { allowed: true, command, ruleIndex };
 }
 

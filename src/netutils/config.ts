@@ -10,10 +10,12 @@
  *   "release": "15",
  *   "binDir": "/usr/sbin",
  *   "vendorInterfacePatterns": ["vnd[0-9]+"],
- *   "vendorChainPatterns": ["vnd_.*"]
+ *   "vendorChainPatterns": ["vnd_.*"],
+ *   "verdicts": "hardened"
  * }
  * ```
  */
+import type { VerdictMode } from './check.ts';
 import { EreMatcher } from './ere_matcher.ts';
 import { InvalidConfigError, InvalidToolDirError } from './errors.ts';
 import { NETUTILS_RELEASES, type NetutilsRelease, RELEASE_ALIASES } from './patterns.ts';
@@ -73,7 +75,13 @@ export const FRAMEWORK_CHAIN_NAMES: readonly string[] = [
   'natctrl_FORWARD',
 ];
 
-const KNOWN_KEYS = ['release', 'binDir', 'vendorInterfacePatterns', 'vendorChainPatterns'];
+const KNOWN_KEYS = [
+  'release',
+  'binDir',
+  'vendorInterfacePatterns',
+  'vendorChainPatterns',
+  'verdicts',
+];
 
 /** A validated configuration. */
 export interface NetutilsConfig {
@@ -85,6 +93,8 @@ export interface NetutilsConfig {
   readonly vendorInterfacePatterns: readonly string[];
   /** Extra vendor chain alternatives. */
   readonly vendorChainPatterns: readonly string[];
+  /** `hardened` (default) or `android` (AOSP's exact verdicts). */
+  readonly verdicts: VerdictMode;
 }
 
 /**
@@ -135,7 +145,16 @@ export function parseNetutilsConfig(text: string, source: string): NetutilsConfi
     source,
     FRAMEWORK_CHAIN_NAMES,
   );
-  const config: NetutilsConfig = { release, vendorInterfacePatterns, vendorChainPatterns };
+  const verdicts = record.verdicts === undefined ? 'hardened' : record.verdicts;
+  if (verdicts !== 'hardened' && verdicts !== 'android') {
+    throw new InvalidConfigError(source, '"verdicts" must be "hardened" or "android"');
+  }
+  const config: NetutilsConfig = {
+    release,
+    vendorInterfacePatterns,
+    vendorChainPatterns,
+    verdicts,
+  };
   if (record.binDir === undefined) return config;
   if (typeof record.binDir !== 'string') {
     throw new InvalidConfigError(source, '"binDir" must be a string');

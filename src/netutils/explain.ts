@@ -6,8 +6,15 @@
  * accept, and reports the closest rules with the first argument that departs from them and
  * what the rule expected there.
  */
-import { checkCommand, MAX_ARGUMENTS, MAX_COMMAND_LENGTH, printableCommand } from './check.ts';
+import {
+  checkCommand,
+  MAX_ARGUMENTS,
+  MAX_COMMAND_LENGTH,
+  printableCommand,
+  type VerdictMode,
+} from './check.ts';
 import { EreMatcher } from './ere_matcher.ts';
+import { HARDENING_CHECKS, type HardeningCheck } from './harden.ts';
 import type { RuleSet } from './rule_set.ts';
 
 /** How one refused command relates to one rule. */
@@ -57,6 +64,15 @@ export type Explanation = { readonly argv: readonly string[] } & (
   | {
       readonly allowed: false;
       readonly command: string;
+      readonly reason: 'hardening';
+      readonly ruleIndex: number;
+      readonly check: HardeningCheck;
+      readonly argumentIndex: number;
+      readonly detail: string;
+    }
+  | {
+      readonly allowed: false;
+      readonly command: string;
       readonly reason: 'no-matching-rule';
       /** The closest rules, closest first. */
       readonly closest: readonly RuleDiagnosis[];
@@ -67,6 +83,8 @@ export type Explanation = { readonly argv: readonly string[] } & (
 export interface ExplainOptions {
   /** How many closest rules to report for a refused command. Default 3. */
   readonly limit?: number;
+  /** `hardened` or `android` (default), as in {@link checkCommand}. */
+  readonly verdicts?: VerdictMode;
 }
 
 /**
@@ -83,14 +101,22 @@ export function explainCommand(
   argv: readonly string[],
   options: ExplainOptions = {},
 ): Explanation {
-  const verdict = checkCommand(ruleSet, argv);
+  const verdict = checkCommand(
+    ruleSet,
+    argv,
+    options.verdicts === undefined ? {} : { verdicts: options.verdicts },
+  );
   const { command } = verdict;
   const copy = [...argv];
   if (verdict.allowed) {
     const pattern = ruleSet.patterns[verdict.ruleIndex]!;
     return { argv: copy, allowed: true, command, ruleIndex: verdict.ruleIndex, pattern };
   }
-  if (verdict.reason === 'unsafe-argument' || verdict.reason === 'too-long')
+  if (
+    verdict.reason === 'unsafe-argument' ||
+    verdict.reason === 'too-long' ||
+    verdict.reason === 'hardening'
+  )
     return { argv: copy, ...verdict };
   const starts: number[] = [];
   let at = 0;
@@ -153,6 +179,15 @@ export function formatExplanation(explanation: Explanation): string {
       `blocked: ${command}\n` +
       `argument ${explanation.argumentIndex} ${arg} is empty or contains whitespace or a control character;\n` +
       'tsnetd refuses such arguments before any rule is tried (the rules see argv joined with spaces)\n'
+    );
+  }
+  if (explanation.reason === 'hardening') {
+    const arg = printableCommand(JSON.stringify(argv[explanation.argumentIndex] ?? ''));
+    return (
+      `blocked: ${command}\n` +
+      `rule R${explanation.ruleIndex + 1} matches, but the hardened check "${explanation.check}" refuses it:\n` +
+      `  argv[${explanation.argumentIndex}] ${arg}: ${printableCommand(explanation.detail)}\n` +
+      `  (${HARDENING_CHECKS[explanation.check]}; "verdicts": "android" in the configuration keeps AOSP's answer)\n`
     );
   }
   const lines = [`blocked: ${command}`, 'no rule matched; closest rules:'];

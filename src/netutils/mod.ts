@@ -3,6 +3,7 @@
  * pure check and dispatch, the configuration parser, `explain`, and the runner.
  */
 export {
+  type CheckOptions,
   type CheckResult,
   checkCommand,
   findUnsafeArgument,
@@ -10,6 +11,7 @@ export {
   MAX_COMMAND_LENGTH,
   printableCommand,
   UNSAFE_ARGUMENT_REGEXP,
+  type VerdictMode,
 } from './check.ts';
 export { type NetutilsConfig, parseNetutilsConfig } from './config.ts';
 export {
@@ -30,6 +32,13 @@ export {
   type RuleDiagnosis,
 } from './explain.ts';
 export {
+  HARDENING_CHECKS,
+  type HardeningCheck,
+  type HardeningRefusal,
+  hardenCommand,
+  VendorNames,
+} from './harden.ts';
+export {
   DEFAULT_RELEASE,
   NETUTILS_RELEASES,
   type NetutilsRelease,
@@ -38,13 +47,44 @@ export {
   VENDOR_CHAIN_FRAGMENTS,
   VENDOR_INTERFACE_FRAGMENTS,
 } from './patterns.ts';
+export {
+  atSecure,
+  CAP_NET_ADMIN,
+  effectiveCapabilities,
+  hasNetAdmin,
+  isElevated,
+} from './privilege.ts';
+export {
+  ARGS_PER_REQUEST,
+  DEFAULT_DAEMON_SOCKET,
+  MAX_REMOTE_ARGUMENT_BYTES,
+  NETUTILS_REPLY,
+  quoteWord,
+  type RemoteOptions,
+  type RemoteOutcome,
+  remoteRunRequests,
+  runRemote,
+} from './remote.ts';
 export { DEFAULT_RULE_SET, escapePattern, RuleSet, type RuleSetOptions } from './rule_set.ts';
-export { exitStatusOf, FORWARDED_SIGNALS, runTool, type ToolOutcome } from './run.ts';
+export {
+  exitStatusOf,
+  FORWARDED_SIGNALS,
+  type RunToolOptions,
+  runTool,
+  type ToolOutcome,
+} from './run.ts';
+export {
+  NetutilsPolicy,
+  type PolicySource,
+  type ToolSettings,
+} from './settings.ts';
 export { logToSyslog, type SyslogOptions } from './syslog.ts';
 export {
   assertTrustedTool,
   DEFAULT_TOOL_DIRS,
   findToolDir,
+  type OpenedTool,
+  openTrustedTool,
   validateToolDir,
 } from './tool_dir.ts';
 export { DEFAULT_CONFIG_PATH, runWrapper, type WrapperOptions } from './wrapper.ts';

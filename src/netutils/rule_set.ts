@@ -15,6 +15,7 @@
  * fragment such as `(a|aa)+b` cannot make the backtracking engine take exponential time.
  */
 import { EreMatcher } from './ere_matcher.ts';
+import { VendorNames } from './harden.ts';
 import {
   CMD_PREFIX,
   DEFAULT_RELEASE,
@@ -86,17 +87,26 @@ export class RuleSet {
   readonly toolDir: string;
   /** The final pattern strings, in order (index = rule number - 1). */
   readonly patterns: readonly string[];
+  /** The configured extra vendor interface fragments (none by default). */
+  readonly vendorInterfacePatterns: readonly string[];
+  /** The configured extra vendor chain fragments (none by default). */
+  readonly vendorChainPatterns: readonly string[];
+  #vendorNames: VendorNames | undefined;
   readonly #matchers: readonly { test(input: string): boolean }[];
 
   private constructor(
     release: NetutilsRelease,
     toolDir: string,
     patterns: readonly string[],
-    linearTime: boolean,
+    vendorInterfacePatterns: readonly string[],
+    vendorChainPatterns: readonly string[],
   ) {
+    const linearTime = vendorInterfacePatterns.length > 0 || vendorChainPatterns.length > 0;
     this.release = release;
     this.toolDir = toolDir;
     this.patterns = patterns;
+    this.vendorInterfacePatterns = vendorInterfacePatterns;
+    this.vendorChainPatterns = vendorChainPatterns;
     this.#matchers = linearTime
       ? patterns.map((p) => {
           const nfa = EreMatcher.compile(p);
@@ -133,10 +143,23 @@ export class RuleSet {
         .join(chainTo);
       return anchor + body;
     });
-    const extended =
-      (options.vendorInterfacePatterns?.length ?? 0) > 0 ||
-      (options.vendorChainPatterns?.length ?? 0) > 0;
-    return new RuleSet(release, toolDir, patterns, extended);
+    return new RuleSet(
+      release,
+      toolDir,
+      patterns,
+      options.vendorInterfacePatterns ?? [],
+      options.vendorChainPatterns ?? [],
+    );
+  }
+
+  /** Vendor interface and chain names of this rule set, whole-name matchers (built once). */
+  get vendorNames(): VendorNames {
+    this.#vendorNames ??= new VendorNames(
+      this.release,
+      this.vendorInterfacePatterns,
+      this.vendorChainPatterns,
+    );
+    return this.#vendorNames;
   }
 
   /**

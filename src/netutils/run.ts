@@ -11,6 +11,12 @@ import { constants } from 'node:os';
 /** Signals the wrapper passes on to the running tool. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
+/** Options of {@link runTool}. */
+export interface RunToolOptions {
+  /** A descriptor of the checked tool (`openTrustedTool`): execute it instead of `path`. */
+  readonly execFd?: number;
+}
+
 /** How the tool ended. */
 export type ToolOutcome =
   | { readonly kind: 'exited'; readonly code: number }
@@ -29,7 +35,11 @@ export type ToolOutcome =
  * process.exitCode = exitStatusOf(outcome);
  * ```
  */
-export function runTool(path: string, args: readonly string[]): Promise<ToolOutcome> {
+export function runTool(
+  path: string,
+  args: readonly string[],
+  options: RunToolOptions = {},
+): Promise<ToolOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const forward = (signal: NodeJS.Signals): void => {
@@ -41,7 +51,15 @@ export function runTool(path: string, args: readonly string[]): Promise<ToolOutc
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
       resolve(outcome);
     };
-    const child = spawn(path, args, { stdio: 'inherit', argv0: path });
+    const child =
+      options.execFd === undefined
+        ? spawn(path, args, { stdio: 'inherit', argv0: path })
+        : // The checked file itself, by descriptor: handed down as fd 3 and executed through
+          // /proc, so no path lookup happens between the trust check and the exec.
+          spawn('/proc/self/fd/3', args, {
+            stdio: ['inherit', 'inherit', 'inherit', options.execFd],
+            argv0: path,
+          });
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
     child.once('error', (error) => finish({ kind: 'failed-to-start', error }));
     child.once('exit', (code, signal) => {

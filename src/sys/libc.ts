@@ -1,6 +1,6 @@
 /**
  * The few libc calls the project needs, bound once through koffi on first use:
- * `socket`, `bind`, `sendto`, `recv`, `poll`, `setsockopt`, `getsockopt`, `close`. Pointer
+ * `socket`, `bind`, `sendto`, `recv`, `poll`, `setsockopt`, `getsockopt`, `close`, `flock`. Pointer
  * arguments are `Uint8Array`s (koffi passes their memory directly); `errno` is read with
  * `koffi.errno()` right after each synchronous call. `poll` also has an asynchronous binding that
  * runs on koffi's worker threads, so waiting for a netlink reply never blocks the event loop.
@@ -50,6 +50,8 @@ export interface Libc {
     length: Uint8Array,
   ): number;
   close(fd: number): number;
+  /** `flock(fd, operation)`. */
+  flock(fd: number, operation: number): number;
   /** Asynchronous `poll(fds, nfds, timeoutMs)` on a worker thread. */
   pollAsync(fds: Uint8Array, count: number, timeoutMs: number): Promise<number>;
   /** `errno` of the last synchronous call on this thread. */
@@ -95,6 +97,7 @@ export function libc(): Libc {
   );
   const getsockopt = fn('int getsockopt(int fd, int level, int name, void *value, void *len)');
   const close = fn('int close(int fd)');
+  const flock = fn('int flock(int fd, int operation)');
   const poll = fn('int poll(void *fds, unsigned long nfds, int timeout)');
   const num = (v: unknown): number => Number(v);
   cached = {
@@ -105,6 +108,7 @@ export function libc(): Libc {
     setsockopt: (fd, level, name, v, l) => num(setsockopt(fd, level, name, v, l)),
     getsockopt: (fd, level, name, v, l) => num(getsockopt(fd, level, name, v, l)),
     close: (fd) => num(close(fd)),
+    flock: (fd, operation) => num(flock(fd, operation)),
     pollAsync: (fds, count, timeoutMs) =>
       new Promise<number>((resolve, reject) => {
         poll.async(fds, count, timeoutMs, (err: unknown, result: unknown) => {

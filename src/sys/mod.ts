@@ -23,6 +23,7 @@ export {
   SysError,
   UdpBindError,
 } from './errors.ts';
+export { FileLock, FileLockError } from './file_lock.ts';
 export {
   formatInetAddress,
   type InetAddressBytes,

@@ -10,6 +10,7 @@ test('parseNetutilsConfig() accepts a full configuration and normalises it', () 
       binDir: '/usr/sbin/',
       vendorInterfacePatterns: ['vnd[0-9]+'],
       vendorChainPatterns: ['vnd_.*'],
+      verdicts: 'android',
     }),
     'inline',
   );
@@ -18,6 +19,7 @@ test('parseNetutilsConfig() accepts a full configuration and normalises it', () 
     binDir: '/usr/sbin',
     vendorInterfacePatterns: ['vnd[0-9]+'],
     vendorChainPatterns: ['vnd_.*'],
+    verdicts: 'android',
   });
 });
 
@@ -26,8 +28,19 @@ test('parseNetutilsConfig() defaults to Android 15 with no extensions', () => {
     release: '15',
     vendorInterfacePatterns: [],
     vendorChainPatterns: [],
+    verdicts: 'hardened',
   });
   assert.equal(parseNetutilsConfig('{"release":"12-13"}', 'inline').release, '12-13');
+});
+
+test('parseNetutilsConfig() accepts only "hardened" or "android" verdicts', () => {
+  assert.equal(parseNetutilsConfig('{"verdicts":"hardened"}', 'inline').verdicts, 'hardened');
+  for (const bad of ['"strict"', '1', 'null', '"ANDROID"']) {
+    assert.throws(
+      () => parseNetutilsConfig(`{"verdicts":${bad}}`, 'inline'),
+      /"verdicts" must be "hardened" or "android"/,
+    );
+  }
 });
 
 test('parseNetutilsConfig() refuses malformed configurations with InvalidConfigError', () => {
