@@ -4,6 +4,8 @@
  * namespace afterwards) nor stops the program, which goes on working. A bare `node` process
  * in the same namespace is the control: SIGUSR1 does open 9229 there, so the check can fail.
  * And a root program refuses to start with NODE_OPTIONS set.
+ *
+ * @requires root (network namespaces, root programs under test)
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

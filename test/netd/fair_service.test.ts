@@ -4,6 +4,8 @@
  * and trickling connections are closed, a client that never reads costs bounded memory that is
  * released when it leaves, a half-closed client still gets every reply — and another client is
  * served throughout.
+ *
+ * @requires root (setpriv clients as other users)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

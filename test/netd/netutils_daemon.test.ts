@@ -6,6 +6,8 @@
  * other namespace, marker files) is compared before and after each; admitted commands give the
  * same output and exit status as the tool run directly as root; the tool dies with its caller.
  * Needs `npm run build` (dist/cli/netutils_wrapper.js).
+ *
+ * @requires root (network namespaces, setpriv, iptables, tc)
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

@@ -5,6 +5,8 @@
  * but `NETUTILS_BIN_DIR`, `NETUTILS_CONFIG` (asking for Android verdicts and a tool directory
  * of the caller's) and `NETUTILS_LOG_SOCKET` change nothing: the hardened default
  * configuration decides and the system's tools run. Needs `npm run build`.
+ *
+ * @requires root (setuid and capability copies of node)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
