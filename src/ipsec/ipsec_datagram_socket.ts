@@ -135,7 +135,8 @@ export class IpSecDatagramSocket
   /**
    * Binds the socket (port 0 or omitted = random; address omitted = all addresses).
    *
-   * @throws {TypeError} / {RangeError} port not an integer in 0..65535
+   * @throws {TypeError} port not an integer
+   * @throws {IllegalArgumentError} port outside 0..65535
    * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @example
    * ```ts
@@ -163,7 +164,8 @@ export class IpSecDatagramSocket
    * Sends one datagram. With an outbound transform applied it is sealed as ESP and must go to
    * the transform's destination; binds to a random port first when unbound.
    *
-   * @throws {TypeError} / {RangeError} port not an integer in 1..65535
+   * @throws {TypeError} port not an integer
+   * @throws {IllegalArgumentError} port outside 1..65535
    * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @throws {DestinationMismatchError} the address is not the outbound transform's destination
    * @throws {TransformClosedError} an applied transform was closed and not removed

@@ -152,6 +152,9 @@ export class IpSecManager implements AsyncDisposable {
   /**
    * Creates a manager.
    *
+   * @throws {TypeError} an option of the wrong type (e.g. `replayWindowSize: 64.5`, `esn: 'yes'`)
+   * @throws {IllegalArgumentError} an option out of range (e.g. `replayWindowSize: 16`)
+   * @throws {KernelBackendUnavailableError} `backend: 'kernel'` without ESP or `CAP_NET_ADMIN`
    * @example
    * ```ts
    * import { IpSecManager, UserspaceBackend } from 'tsnetd/ipsec';
@@ -257,7 +260,8 @@ export class IpSecManager implements AsyncDisposable {
    *
    * @param destination numeric IPv4/IPv6 address, not a wildcard
    * @param requestedSpi a specific SPI, 256..0xFFFFFFFF (1–255 are reserved; 0 is refused)
-   * @throws {IllegalArgumentError} bad address, SPI 0 or 1–255
+   * @throws {TypeError} `requestedSpi` not an integer, `destination` not a string
+   * @throws {IllegalArgumentError} bad address, SPI 0, 1–255 or beyond 32 bits
    * @throws {SpiUnavailableError} the requested SPI is taken for this destination
    * @throws {ResourceUnavailableError} quota of 64 SPIs reached, or no SPI free
    * @example
@@ -295,6 +299,7 @@ export class IpSecManager implements AsyncDisposable {
    * Opens a UDP encapsulation socket on `port` (omitted = random port).
    *
    * @param port 1024..65535; omitted = random (passing 0 explicitly is refused, as in Android)
+   * @throws {TypeError} `port` not an integer
    * @throws {IllegalArgumentError} port 0 or out of range
    * @throws {ResourceUnavailableError} port busy, or quota of 16 sockets reached
    * @example
@@ -374,6 +379,7 @@ export class IpSecManager implements AsyncDisposable {
    * `listen()` (accepted sockets inherit its policies, so the handshake is protected) and to a
    * client before `connect()` (installed when Node creates the descriptor).
    *
+   * @throws {TypeError} `direction` not an integer, `transform` not an `IpSecTransform`
    * @throws {IllegalArgumentError} bad direction, unknown/closed transform, family mismatch
    * @throws {UnsupportedOperationError} a TCP socket with a backend other than the kernel's
    * @throws {SecurityError} the transform was built by another manager of the same owner

@@ -119,7 +119,8 @@ export class UdpEncapsulationSocket
    * marker (four zero bytes, RFC 3948 §2.2); without it the peer takes the datagram for ESP.
    *
    * @throws {IllegalStateError} when the socket is closed
-   * @throws {TypeError} / {RangeError} port not an integer in 1..65535
+   * @throws {TypeError} port not an integer
+   * @throws {IllegalArgumentError} port outside 1..65535
    * @throws {IllegalArgumentError} address not a numeric literal of the socket's family (no DNS)
    * @example
    * ```ts
