@@ -1,8 +1,9 @@
 /**
- * Numeric IP address checks of IpSecService (`checkInetAddress`, aosp-ipsec §1 step 1 and §4 f):
- * empty, non-numeric and wildcard addresses are refused with Android's messages. Addresses are
- * normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination compares like with like.
- * Zone ids (`fe80::1%eth0`) are refused: neither backend can keep them in an SA.
+ * Numeric IP address checks of IpSecService (`checkInetAddress`, used by SPI allocation and
+ * transform creation): empty, non-numeric and wildcard addresses are refused with Android's
+ * messages. Addresses are normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination
+ * compares like with like. Zone ids (`fe80::1%eth0`) are refused: neither backend can keep them in
+ * an SA.
  */
 import { isIP, SocketAddress } from 'node:net';
 import { normalizeAddress } from '../sys/mod.ts';
