@@ -1,3 +1,10 @@
+/**
+ * The wrapper program under each of its names, run locally against stand-in tools: argv, the one
+ * refusal line, no iptables→ip fallback, argument hardening, exit status and signals. Without
+ * CAP_NET_ADMIN the wrapper would send the command to the daemon instead of running it.
+ *
+ * @requires root (the wrapper runs tools itself only with CAP_NET_ADMIN)
+ */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
