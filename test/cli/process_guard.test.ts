@@ -14,9 +14,11 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readableBuild } from '../helpers/readable_build.ts';
 import { Daemon, NDC, Netns, ROOT, tempDir } from '../netd/helpers/netns.ts';
 
-const WRAPPER_JS = join(ROOT, 'dist/cli/netutils_wrapper.js');
+// Run by other users: a copy they can read, wherever the checkout is (it may be under a 0700 directory).
+const WRAPPER_JS = join(readableBuild(), 'dist/cli/netutils_wrapper.js');
 const ns = new Netns('tsnetd-insp');
 const dir = tempDir();
 chmodSync(dir.path, 0o755);

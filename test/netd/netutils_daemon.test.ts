@@ -22,9 +22,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Daemon, Netns, ROOT, tempDir } from './helpers/netns.ts';
+import { readableBuild } from '../helpers/readable_build.ts';
+import { Daemon, Netns, tempDir } from './helpers/netns.ts';
 
-const WRAPPER_JS = join(ROOT, 'dist/cli/netutils_wrapper.js');
+// Run by other users: a copy they can read, wherever the checkout is (it may be under a 0700 directory).
+const WRAPPER_JS = join(readableBuild(), 'dist/cli/netutils_wrapper.js');
 const GID = 4242;
 const MEMBER = ['--reuid=1000', '--regid=1000', `--groups=${GID}`];
 const PRIMARY_MEMBER = ['--reuid=1002', `--regid=${GID}`, '--clear-groups'];

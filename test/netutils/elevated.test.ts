@@ -20,9 +20,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Netns, ROOT, tempDir } from '../netd/helpers/netns.ts';
+import { readableBuild } from '../helpers/readable_build.ts';
+import { Netns, tempDir } from '../netd/helpers/netns.ts';
 
-const WRAPPER_JS = join(ROOT, 'dist/cli/netutils_wrapper.js');
+// Run by other users: a copy they can read, wherever the checkout is (it may be under a 0700 directory).
+const WRAPPER_JS = join(readableBuild(), 'dist/cli/netutils_wrapper.js');
 const dir = tempDir();
 const ns = new Netns('tsnetd-elev');
 const evil = join(dir.path, 'evil');
