@@ -98,6 +98,11 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     });
   }
 
+  /** Sets {@link ProtectedSocket.inboundPending} (the shape both backends' sockets share). */
+  setInboundPending(pending: boolean): void {
+    this.inboundPending = pending;
+  }
+
   /** Whether receiving fails: the current inbound SA was deleted and not removed. */
   get inboundBlocked(): boolean {
     return this.inboundSa?.deleted === true;

@@ -36,7 +36,7 @@ export {
   type OpenResult,
 } from './esp_inbound_sa.ts';
 export { EspOutboundSa, type EspOutboundSaOptions } from './esp_outbound_sa.ts';
-export type { EspSaOptions } from './esp_sa_options.ts';
+export type { EspSaAlgorithms, EspSaOptions } from './esp_sa_options.ts';
 export { formatSpi } from './format_spi.ts';
 export {
   type BuildIpv4PacketOptions,
