@@ -56,6 +56,7 @@ export { fixedIv, type IvSource } from './iv_source.ts';
 export {
   MAX_UDP_PAYLOAD_LENGTH,
   maxProtectedUdpPayloadLength,
+  oversizedSendMessage,
   type ProtectedPayloadLimitOptions,
 } from './payload_limits.ts';
 export { peekSpi } from './peek_spi.ts';
