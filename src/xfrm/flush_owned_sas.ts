@@ -9,6 +9,7 @@
  * default). They are reported in {@link FlushOwnedSasResult.expiring}, not treated as errors.
  */
 
+import { formatSpi } from '../esp/format_spi.ts';
 import type { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { NetlinkError } from './errors.ts';
 import {
@@ -78,7 +79,7 @@ export async function flushOwnedSas(
     });
     try {
       await socket.request(request, {
-        operation: `delete SA 0x${sa.spi.toString(16).padStart(8, '0')}`,
+        operation: `delete SA ${formatSpi(sa.spi)}`,
       });
     } catch (err: unknown) {
       if (!(err instanceof NetlinkError && err.errno === ESRCH)) throw err;
