@@ -1,5 +1,6 @@
 /**
- * Numeric IP address checks of IpSecService (`checkInetAddress`, aosp-ipsec §1 step 1 and §4 f):
+ * Numeric IP address checks of Android's IpSecService (`checkInetAddress`, the first check of an SPI
+ * reservation and of a transform build):
  * empty, non-numeric and wildcard addresses are refused with Android's messages. Addresses are
  * normalised (`0:0::1` → `::1`) so that SPI uniqueness per destination compares like with like.
  * Zone ids (`fe80::1%eth0`) are refused: neither backend can keep them in an SA.

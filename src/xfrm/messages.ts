@@ -1,5 +1,5 @@
 /**
- * XFRM netlink messages (include/uapi/linux/xfrm.h; Android netd XfrmController, aosp-ipsec §8):
+ * XFRM netlink messages (include/uapi/linux/xfrm.h; the requests Android's netd XfrmController sends):
  * `XFRM_MSG_ALLOCSPI` (`xfrm_userspi_info`), `XFRM_MSG_NEWSA` / `XFRM_MSG_UPDSA`
  * (`xfrm_usersa_info` + algorithm, encap, replay-ESN and mark attributes), `XFRM_MSG_DELSA` /
  * `XFRM_MSG_GETSA` (`xfrm_usersa_id`), the `GETSA` dump, the SA decoder for the kernel's `NEWSA`

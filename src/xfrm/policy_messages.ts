@@ -212,7 +212,7 @@ export function encodeNewPolicyRequest(options: XfrmNewPolicyOptions): Uint8Arra
  * @throws {TypeError} on an unparsable template address.
  * @example
  * ```ts
- * // Android's transport-mode policy (aosp-ipsec §8):
+ * // Android's transport-mode policy (the fields netd sets):
  * const value = encodeSocketPolicy(
  *   { direction: 'out', selector: { family: AF_INET }, flags: XFRM_POLICY_LOCALOK, share: XFRM_SHARE_UNIQUE },
  *   { destination: '192.0.2.1', source: '192.0.2.2', spi: 0xd1201d, reqid: 1000, share: XFRM_SHARE_UNIQUE },

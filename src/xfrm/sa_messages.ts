@@ -98,7 +98,7 @@ import {
 } from './structs.ts';
 import { type AddressFamilyNumber, AF_UNSPEC, parseXfrmAddress } from './xfrm_address.ts';
 
-/** The `xfrm_usersa_info` fields a request sets (aosp-ipsec §8 lists Android's choices). */
+/** The `xfrm_usersa_info` fields a request sets (docs/kernel-backend.md lists Android's choices). */
 export interface XfrmSaInfoInit {
   /** Numeric IPv4/IPv6 destination; its family is the SA family. */
   readonly destination: string;
@@ -400,7 +400,7 @@ export function encodeNewSaRequest(options: XfrmSaRequestOptions): Uint8Array {
 
 /**
  * Encodes `XFRM_MSG_UPDSA`: installs the full SA over the larval state `ALLOCSPI` created, or
- * updates an existing SA (`ESRCH` if neither exists). Android always uses this one (§8).
+ * updates an existing SA (`ESRCH` if neither exists). Android's netd always uses this one.
  *
  * @throws {TypeError} see {@link encodeNewSaRequest}.
  * @throws {RangeError} see {@link encodeNewSaRequest}.
