@@ -10,6 +10,7 @@
  */
 
 import { formatSpi } from '../esp/format_spi.ts';
+import { errnoOf } from '../sys/errno.ts';
 import type { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { NetlinkError } from './errors.ts';
 import {
@@ -20,8 +21,6 @@ import {
   type XfrmMark,
   type XfrmSaState,
 } from './messages.ts';
-
-const ESRCH = 3;
 
 /** Which SAs are tsnetd's. */
 export interface OwnedSaFilter {
@@ -82,7 +81,7 @@ export async function flushOwnedSas(
         operation: `delete SA ${formatSpi(sa.spi)}`,
       });
     } catch (err: unknown) {
-      if (!(err instanceof NetlinkError && err.errno === ESRCH)) throw err;
+      if (!(err instanceof NetlinkError && errnoOf(err) === 'ESRCH')) throw err;
     }
     deleted++;
   }
