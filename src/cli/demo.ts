@@ -32,6 +32,7 @@ import { parseArgs as parseCommandLine } from 'node:util';
 import { addressBytes } from '../datapath/address_bytes.ts';
 import { encodePcap, type PcapRecord } from '../datapath/pcap_writer.ts';
 import { formatEspSaWithKeysForWireshark } from '../datapath/wireshark_esp_sa.ts';
+import { formatSpi } from '../esp/format_spi.ts';
 import { buildIpv4Packet, buildUdpDatagram } from '../esp/ip_packet.ts';
 import {
   IpSecAlgorithm,
@@ -101,7 +102,7 @@ function describe(d: TransformDescription): string {
       : `${d.encryption ?? 'null'} + ${d.authentication?.name ?? 'no auth'}`;
   const encap = d.encapsulation;
   // The remote port of every transform is the wire tap's relay port, not the peer's own port.
-  return `SPI 0x${d.spi.toString(16).padStart(8, '0')}  ${d.sourceAddress} -> ${d.destinationAddress}  ${alg}  ESP-in-UDP from encap port ${encap?.localPort} to relay port ${encap?.remotePort}`;
+  return `SPI ${formatSpi(d.spi)}  ${d.sourceAddress} -> ${d.destinationAddress}  ${alg}  ESP-in-UDP from encap port ${encap?.localPort} to relay port ${encap?.remotePort}`;
 }
 
 function counters(s: IpSecTransformState): string {
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
     for (const r of wire.slice(0, 4)) {
       const v = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
       console.log(
-        `  udp ${r.srcPort} -> ${r.dstPort}  ${r.bytes.length} bytes  ESP spi=0x${v.getUint32(0).toString(16).padStart(8, '0')} seq=${v.getUint32(4)}  ${Buffer.from(r.bytes.subarray(8, 24)).toString('hex')}…`,
+        `  udp ${r.srcPort} -> ${r.dstPort}  ${r.bytes.length} bytes  ESP spi=${formatSpi(v.getUint32(0))} seq=${v.getUint32(4)}  ${Buffer.from(r.bytes.subarray(8, 24)).toString('hex')}…`,
       );
     }
     const wireBytes = Buffer.concat(wire.map((r) => r.bytes));

@@ -17,7 +17,7 @@
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { buildUdpDatagram } from '../esp/ip_packet.ts';
-import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
+import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH, oversizedSendMessage } from '../esp/mod.ts';
 import { sameAddress } from '../sys/mod.ts';
 import type { DatapathRemoteInfo } from './encap_socket.ts';
 import {
@@ -98,6 +98,11 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     });
   }
 
+  /** Sets {@link ProtectedSocket.inboundPending} (the shape both backends' sockets share). */
+  setInboundPending(pending: boolean): void {
+    this.inboundPending = pending;
+  }
+
   /** Whether receiving fails: the current inbound SA was deleted and not removed. */
   get inboundBlocked(): boolean {
     return this.inboundSa?.deleted === true;
@@ -167,7 +172,7 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
       if (message.length > maxLength) {
         stats.sendDropped('too-long');
         throw new PayloadTooLongError(
-          `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
+          oversizedSendMessage(message.length, maxLength, `${this.family} UDP datagram`),
           maxLength,
         );
       }
@@ -195,7 +200,7 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     if (message.length > sa.maxPayloadLength) {
       stats.sendDropped('too-long');
       throw new PayloadTooLongError(
-        `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ESP-in-UDP datagram with the outbound transform`,
+        oversizedSendMessage(message.length, sa.maxPayloadLength, 'ESP-in-UDP datagram'),
         sa.maxPayloadLength,
       );
     }

@@ -6,33 +6,20 @@
  */
 
 import {
-  type AeadName,
-  type AuthName,
-  type CipherName,
   EspInboundSa,
   EspOutboundSa,
+  type EspSaAlgorithms,
   maxProtectedUdpPayloadLength,
 } from '../esp/mod.ts';
 import { addressBytes } from './address_bytes.ts';
 import type { EncapSocket } from './encap_socket.ts';
 
 /** Options of {@link UserspaceSa} (validated by the caller; the ESP engine re-checks lengths). */
-export interface UserspaceSaOptions {
+export interface UserspaceSaOptions extends EspSaAlgorithms {
   readonly spi: number;
   readonly sourceAddress: string;
   readonly destinationAddress: string;
   readonly family: 'IPv4' | 'IPv6';
-  readonly cipher?: { readonly name: CipherName; readonly key: Uint8Array };
-  readonly auth?: {
-    readonly name: AuthName;
-    readonly key: Uint8Array;
-    readonly truncationLengthBits: number;
-  };
-  readonly aead?: {
-    readonly name: AeadName;
-    readonly key: Uint8Array;
-    readonly icvLengthBits: number;
-  };
   readonly encapSocket: EncapSocket;
   readonly remotePort: number;
   /** 0 disables anti-replay; forced to 0 for encryption-only SAs (nothing to authenticate). */

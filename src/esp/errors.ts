@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { formatSpi } from './format_spi.ts';
 
 /**
  * Base class of the ESP engine's domain errors. Every subclass has a stable `code`.
@@ -60,7 +61,7 @@ export class SequenceNumberExhaustedError extends EspError {
   constructor(spi: number, esn: boolean) {
     super(
       'ERR_ESP_SEQUENCE_EXHAUSTED',
-      `Cannot seal on SA 0x${spi.toString(16).padStart(8, '0')}: the ${esn ? '64' : '32'}-bit sequence number is exhausted, rekey with a new SA`,
+      `Cannot seal on SA ${formatSpi(spi)}: the ${esn ? '64' : '32'}-bit sequence number is exhausted, rekey with a new SA`,
     );
     this.name = 'SequenceNumberExhaustedError';
     this.spi = spi;
@@ -82,10 +83,7 @@ export class SequenceNumberExhaustedError extends EspError {
  */
 export class SaDisposedError extends EspError {
   constructor(spi: number, action: string) {
-    super(
-      'ERR_ESP_SA_DISPOSED',
-      `Cannot ${action} on SA 0x${spi.toString(16).padStart(8, '0')}: the SA is disposed`,
-    );
+    super('ERR_ESP_SA_DISPOSED', `Cannot ${action} on SA ${formatSpi(spi)}: the SA is disposed`);
     this.name = 'SaDisposedError';
   }
 }

@@ -26,6 +26,7 @@ import { ESP_HEADER_LENGTH, ESP_NEXT_HEADER, ESP_TRAILER_LENGTH } from './consta
 import { SaDisposedError } from './errors.ts';
 import type { EspSaOptions } from './esp_sa_options.ts';
 import { resolveSaOptions } from './esp_sa_options.ts';
+import { formatSpi } from './format_spi.ts';
 import { isDefaultPadding } from './padding.ts';
 import {
   DEFAULT_REPLAY_WINDOW_SIZE,
@@ -295,7 +296,7 @@ export class EspInboundSa {
 
   /** A key-free description. */
   toString(): string {
-    return `EspInboundSa(spi=0x${this.spi.toString(16).padStart(8, '0')}, ${this.#algorithms}${this.esn ? ', esn' : ''})`;
+    return `EspInboundSa(spi=${formatSpi(this.spi)}, ${this.#algorithms}${this.esn ? ', esn' : ''})`;
   }
 
   [INSPECT](): string {

@@ -20,6 +20,7 @@ import {
 import { SaDisposedError, SequenceNumberExhaustedError } from './errors.ts';
 import type { EspSaOptions } from './esp_sa_options.ts';
 import { resolveSaOptions } from './esp_sa_options.ts';
+import { formatSpi } from './format_spi.ts';
 import { CounterIvWriter, type IvWriter, RandomIvWriter, SourceIvWriter } from './iv_source.ts';
 import { paddingLength, writePadding } from './padding.ts';
 import { OutboundSequence } from './sequence.ts';
@@ -276,7 +277,7 @@ export class EspOutboundSa {
 
   /** A key-free description. */
   toString(): string {
-    return `EspOutboundSa(spi=0x${this.spi.toString(16).padStart(8, '0')}, ${this.#algorithms}${this.esn ? ', esn' : ''})`;
+    return `EspOutboundSa(spi=${formatSpi(this.spi)}, ${this.#algorithms}${this.esn ? ', esn' : ''})`;
   }
 
   [INSPECT](): string {

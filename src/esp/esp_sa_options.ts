@@ -61,6 +61,12 @@ export interface EspSaOptions {
   readonly ivSource?: IvSource;
 }
 
+/**
+ * The algorithms of an SA and their keys, as every layer that builds one passes them (the
+ * userspace data path, the kernel layer, the IpSecManager adapters).
+ */
+export type EspSaAlgorithms = Pick<EspSaOptions, 'aead' | 'cipher' | 'auth'>;
+
 /** Internal: validated options; keys are the caller's arrays (copied by the transforms). */
 export interface ResolvedSaOptions {
   readonly spi: number;

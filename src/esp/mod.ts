@@ -36,7 +36,7 @@ export {
   type OpenResult,
 } from './esp_inbound_sa.ts';
 export { EspOutboundSa, type EspOutboundSaOptions } from './esp_outbound_sa.ts';
-export type { EspSaOptions } from './esp_sa_options.ts';
+export type { EspSaAlgorithms, EspSaOptions } from './esp_sa_options.ts';
 export { formatSpi } from './format_spi.ts';
 export {
   type BuildIpv4PacketOptions,
@@ -56,6 +56,7 @@ export { fixedIv, type IvSource } from './iv_source.ts';
 export {
   MAX_UDP_PAYLOAD_LENGTH,
   maxProtectedUdpPayloadLength,
+  oversizedSendMessage,
   type ProtectedPayloadLimitOptions,
 } from './payload_limits.ts';
 export { peekSpi } from './peek_spi.ts';

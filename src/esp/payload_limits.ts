@@ -61,3 +61,24 @@ export function maxProtectedUdpPayloadLength(options: ProtectedPayloadLimitOptio
   );
   return inner - UDP_HEADER_LENGTH;
 }
+
+/**
+ * The refusal text of a send that does not fit, in the words both backends use. `carrier` names
+ * what it must fit: `'IPv4 UDP datagram'`, `'ESP-in-UDP datagram'`, `'ESP datagram'`, the last
+ * two with the outbound transform.
+ *
+ * @example
+ * ```ts
+ * import { oversizedSendMessage } from 'tsnetd/esp';
+ * console.log(oversizedSendMessage(65508, 65507, 'IPv4 UDP datagram'));
+ * // Cannot send: the message is 65508 bytes, at most 65507 fit one IPv4 UDP datagram
+ * ```
+ */
+export function oversizedSendMessage(
+  length: number,
+  maxLength: number,
+  carrier: 'IPv4 UDP datagram' | 'IPv6 UDP datagram' | 'ESP-in-UDP datagram' | 'ESP datagram',
+): string {
+  const suffix = carrier.startsWith('ESP') ? ' with the outbound transform' : '';
+  return `Cannot send: the message is ${length} bytes, at most ${maxLength} fit one ${carrier}${suffix}`;
+}

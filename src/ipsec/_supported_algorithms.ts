@@ -3,7 +3,13 @@
  * algorithm a transform names must be one the esp layer implements, of the right kind (an
  * encryption cipher, an authentication algorithm, an AEAD), else `IllegalArgumentError`.
  */
-import { type AeadName, ALGORITHMS, type AuthName, type CipherName } from '../esp/mod.ts';
+import {
+  type AeadName,
+  ALGORITHMS,
+  type AuthName,
+  type CipherName,
+  type EspSaAlgorithms,
+} from '../esp/mod.ts';
 import type { BackendSaConfig } from './backend.ts';
 import { IllegalArgumentError } from './errors.ts';
 
@@ -29,28 +35,13 @@ function isKind(name: string, kind: string): boolean {
   return ALGORITHMS.get(name)?.kind === kind;
 }
 
-/** An SA's algorithms with the esp layer's names, as both backends' engines take them. */
-export interface EspAlgorithms {
-  readonly cipher?: { readonly name: CipherName; readonly key: Uint8Array };
-  readonly auth?: {
-    readonly name: AuthName;
-    readonly key: Uint8Array;
-    readonly truncationLengthBits: number;
-  };
-  readonly aead?: {
-    readonly name: AeadName;
-    readonly key: Uint8Array;
-    readonly icvLengthBits: number;
-  };
-}
-
 /**
  * Checks an SA's algorithms ({@link assertSupportedAlgorithms}) and returns them under the esp
  * layer's names (`encryption` → `cipher`, `authentication` → `auth`). The keys are not copied.
  *
  * @throws {IllegalArgumentError} an algorithm is unknown or of the wrong kind
  */
-export function espAlgorithms(config: BackendSaConfig): EspAlgorithms {
+export function espAlgorithms(config: BackendSaConfig): EspSaAlgorithms {
   assertSupportedAlgorithms(config);
   const { encryption, authentication, aead } = config;
   return {

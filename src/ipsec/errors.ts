@@ -10,7 +10,7 @@
  * socket I/O → {@link TransformClosedError} / {@link DestinationMismatchError}.
  */
 import { formatSpi } from '../esp/mod.ts';
-import { errnoOf } from '../sys/mod.ts';
+import { errnoOf, UdpBindError } from '../sys/mod.ts';
 
 /**
  * Base class of every error thrown by the IpSecManager API.
@@ -215,9 +215,11 @@ export function encapSocketUnavailable(port: number, err: unknown): ResourceUnav
   const reason =
     errnoOf(err) === 'EADDRINUSE'
       ? 'the port is already in use'
-      : err instanceof Error
-        ? err.message
-        : String(err);
+      : err instanceof UdpBindError
+        ? err.reason
+        : err instanceof Error
+          ? err.message
+          : String(err);
   return new ResourceUnavailableError(
     `Cannot open UDP encapsulation socket on port ${port}: ${reason}`,
     { cause: err },

@@ -8,7 +8,7 @@
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { MAX_UDP_PAYLOAD_LENGTH } from '../esp/mod.ts';
+import { MAX_UDP_PAYLOAD_LENGTH, oversizedSendMessage } from '../esp/mod.ts';
 import { sameAddress } from '../sys/mod.ts';
 import {
   KernelDestinationError,
@@ -147,14 +147,18 @@ export class KernelDatagramSocket extends EventEmitter {
       }
       if (message.length > sa.maxPayloadLength) {
         throw new KernelPayloadTooLongError(
-          `Cannot send: the message is ${message.length} bytes, at most ${sa.maxPayloadLength} fit one ${sa.encapSocket === undefined ? 'ESP' : 'ESP-in-UDP'} datagram with the outbound transform`,
+          oversizedSendMessage(
+            message.length,
+            sa.maxPayloadLength,
+            sa.encapSocket === undefined ? 'ESP datagram' : 'ESP-in-UDP datagram',
+          ),
           sa.maxPayloadLength,
         );
       }
     } else if (message.length > MAX_UDP_PAYLOAD_LENGTH[this.family]) {
       const maxLength = MAX_UDP_PAYLOAD_LENGTH[this.family];
       throw new KernelPayloadTooLongError(
-        `Cannot send: the message is ${message.length} bytes, at most ${maxLength} fit one ${this.family} UDP datagram`,
+        oversizedSendMessage(message.length, maxLength, `${this.family} UDP datagram`),
         maxLength,
       );
     }

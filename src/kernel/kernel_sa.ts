@@ -4,31 +4,15 @@
  * encapsulation socket it sends through, and the largest payload one protected datagram can carry.
  * The keys are not kept: they went to the kernel in `XFRM_MSG_UPDSA` and were zeroed.
  */
-import {
-  type AeadName,
-  type AuthName,
-  type CipherName,
-  maxProtectedUdpPayloadLength,
-} from '../esp/mod.ts';
+import { type EspSaAlgorithms, maxProtectedUdpPayloadLength } from '../esp/mod.ts';
 import type { KernelEncapSocket } from './encap_socket.ts';
 
 /** What {@link KernelEngine.createSa} installs (checked by the caller; the kernel re-checks). */
-export interface KernelSaOptions {
+export interface KernelSaOptions extends EspSaAlgorithms {
   readonly spi: number;
   readonly sourceAddress: string;
   readonly destinationAddress: string;
   readonly family: 'IPv4' | 'IPv6';
-  readonly cipher?: { readonly name: CipherName; readonly key: Uint8Array };
-  readonly auth?: {
-    readonly name: AuthName;
-    readonly key: Uint8Array;
-    readonly truncationLengthBits: number;
-  };
-  readonly aead?: {
-    readonly name: AeadName;
-    readonly key: Uint8Array;
-    readonly icvLengthBits: number;
-  };
   /** ESP-in-UDP through this socket to `remotePort`; absent = plain ESP. */
   readonly encapsulation?: { readonly socket: KernelEncapSocket; readonly remotePort: number };
   /** Anti-replay window in packets. */

@@ -9,6 +9,8 @@
  * default). They are reported in {@link FlushOwnedSasResult.expiring}, not treated as errors.
  */
 
+import { formatSpi } from '../esp/format_spi.ts';
+import { errnoOf } from '../sys/errno.ts';
 import type { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { NetlinkError } from './errors.ts';
 import {
@@ -19,8 +21,6 @@ import {
   type XfrmMark,
   type XfrmSaState,
 } from './messages.ts';
-
-const ESRCH = 3;
 
 /** Which SAs are tsnetd's. */
 export interface OwnedSaFilter {
@@ -78,10 +78,10 @@ export async function flushOwnedSas(
     });
     try {
       await socket.request(request, {
-        operation: `delete SA 0x${sa.spi.toString(16).padStart(8, '0')}`,
+        operation: `delete SA ${formatSpi(sa.spi)}`,
       });
     } catch (err: unknown) {
-      if (!(err instanceof NetlinkError && err.errno === ESRCH)) throw err;
+      if (!(err instanceof NetlinkError && errnoOf(err) === 'ESRCH')) throw err;
     }
     deleted++;
   }

@@ -11,6 +11,7 @@
  * namespace; the scratch SA exists for one round trip.
  */
 import { randomInt } from 'node:crypto';
+import { errnoOf } from '../sys/errno.ts';
 import { NetlinkSocket } from '../sys/netlink/socket.ts';
 import { FfiUnavailableError, NetlinkError } from './errors.ts';
 import { encodeDeleteSaRequest, encodeNewSaRequest } from './messages.ts';
@@ -18,10 +19,6 @@ import { encodeDeleteSaRequest, encodeNewSaRequest } from './messages.ts';
 /** Mark of the scratch SA ("tSND"); no packet carries it unless someone sets it on purpose. */
 export const PROBE_MARK = Object.freeze({ value: 0x74534e44, mask: 0xffffffff });
 const PROBE_DESTINATION = '192.0.2.1';
-const EPERM = 1;
-const ENOSYS = 38;
-const EPROTONOSUPPORT = 93;
-const EEXIST = 17;
 
 /** Result of {@link probeKernelIpsecSupport}. */
 export type KernelIpsecSupport =
@@ -67,14 +64,15 @@ export async function probeKernelIpsecSupport(): Promise<KernelIpsecSupport> {
       );
     } catch (err: unknown) {
       if (!(err instanceof NetlinkError)) throw err;
-      if (err.errno === EEXIST) return { ok: true };
-      if (err.errno === EPERM)
+      const errno = errnoOf(err);
+      if (errno === 'EEXIST') return { ok: true };
+      if (errno === 'EPERM')
         return {
           ok: false,
           reason: 'no-permission',
           message: `${err.message}: CAP_NET_ADMIN is required`,
         };
-      if (err.errno === EPROTONOSUPPORT || err.errno === ENOSYS) {
+      if (errno === 'EPROTONOSUPPORT' || errno === 'ENOSYS') {
         return {
           ok: false,
           reason: 'no-esp',

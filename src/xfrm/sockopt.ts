@@ -9,6 +9,7 @@
  * Which option level is used follows the socket's family (`SO_DOMAIN`), as netd does: an AF_INET6
  * socket takes `IPV6_XFRM_POLICY` even for an IPv4 transform (dual-stack).
  */
+import { errnoNumber } from '../sys/errno.ts';
 import { libc } from '../sys/libc.ts';
 import { HOST_LITTLE_ENDIAN } from '../sys/netlink/message.ts';
 import { type SocketLike, socketFd } from '../sys/socket_fd.ts';
@@ -32,7 +33,7 @@ const SOL_SOCKET = 1;
 
 export { type SocketLike, socketFd };
 const SO_DOMAIN = 39;
-const EAFNOSUPPORT = 97;
+const EAFNOSUPPORT = errnoNumber('EAFNOSUPPORT');
 
 function intValue(value: number): Uint8Array {
   const out = new Uint8Array(4);

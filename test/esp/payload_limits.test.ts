@@ -11,6 +11,7 @@ import {
   formatSpi,
   MAX_UDP_PAYLOAD_LENGTH,
   maxProtectedUdpPayloadLength,
+  oversizedSendMessage,
 } from '../../src/esp/mod.ts';
 
 const GCM = { name: 'rfc4106(gcm(aes))', icvLengthBits: 128 } as const;
@@ -74,4 +75,19 @@ test('formatSpi writes 0x and eight hex digits of the unsigned value', () => {
   assert.equal(formatSpi(0xd1201d), '0x00d1201d');
   assert.equal(formatSpi(-1), '0xffffffff');
   assert.equal(formatSpi(0x100), '0x00000100');
+});
+
+test('both backends word an oversized send the same way', () => {
+  assert.equal(
+    oversizedSendMessage(65508, 65507, 'IPv4 UDP datagram'),
+    'Cannot send: the message is 65508 bytes, at most 65507 fit one IPv4 UDP datagram',
+  );
+  assert.equal(
+    oversizedSendMessage(65463, 65462, 'ESP-in-UDP datagram'),
+    'Cannot send: the message is 65463 bytes, at most 65462 fit one ESP-in-UDP datagram with the outbound transform',
+  );
+  assert.equal(
+    oversizedSendMessage(65471, 65470, 'ESP datagram'),
+    'Cannot send: the message is 65471 bytes, at most 65470 fit one ESP datagram with the outbound transform',
+  );
 });
