@@ -5,6 +5,8 @@
  * and its target keeps its mode); a second daemon on the same path is refused by the lock
  * before it touches anything, also when the socket file was deleted; a stale socket is
  * replaced; the socket gets the netutils group and mode 0660.
+ *
+ * @requires root (chown, root-owned directories)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
