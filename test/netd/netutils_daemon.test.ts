@@ -153,7 +153,7 @@ after(async () => {
 const EVIL_ENV = {
   NETUTILS_BIN_DIR: evil,
   NETUTILS_CONFIG: join(evil, 'netutils.json'),
-  NODE_OPTIONS: '',
+  NODE_OPTIONS: '--no-warnings', // the caller's own process; the daemon never sees it
   PATH: `${evil}:/usr/bin:/bin`,
 };
 
