@@ -74,6 +74,8 @@ export class NetutilsConnection {
   readonly args: string[] = [];
   length = 0;
   overflow = false;
+  /** A request on the connection could not be parsed: the command being built is incomplete. */
+  broken = false;
 }
 
 /** Options of {@link NetutilsService}. */
@@ -165,8 +167,11 @@ export class NetutilsService {
     if (sub === 'run') {
       const args = state.args.splice(0);
       const overflow = state.overflow;
+      const broken = state.broken;
       state.length = 0;
       state.overflow = false;
+      state.broken = false;
+      if (broken) return [cannotRun('Cannot run: a request of this command was malformed')];
       const tool = argv[2] as WrappedTool;
       if (argv.length !== 3 || !RUNNABLE_TOOLS.includes(tool))
         return [cannotRun(`unknown tool ${JSON.stringify(argv[2] ?? '')}`)];

@@ -390,6 +390,9 @@ export class NetdServer {
       let lines: string[];
       try {
         lines = await session.handle(frame);
+        // A request that could not be parsed may have been part of a `netutils` command.
+        if (frame.kind === 'too-large' || (lines.length === 1 && lines[0]!.startsWith('500 ')))
+          netutilsState.broken = true;
       } catch (error: unknown) {
         // A defect in a handler: answer like an unexpected failure, keep the daemon up.
         this.#log?.(

@@ -4,7 +4,7 @@
  * requests, replies `<code> <seq> <text>`):
  *
  * ```text
- * client → 0 netutils arg <a1> … <aN>     (N ≤ 24 per request, quoted like ndc; no reply)
+ * client → 0 netutils arg <a1> … <aN>     (N ≤ 23, ≤ 1024 bytes per request, quoted like ndc; no reply)
  * client → 0 netutils run <tool>          (ip | iptables | ip6tables | tc)
  * daemon ← 120 0 <base64>                 (the tool's stdout, in order)
  * daemon ← 121 0 <base64>                 (the tool's stderr, in order)
@@ -55,24 +55,36 @@ export function quoteWord(word: string): string {
   return word.includes(' ') || word === '' ? `"${escaped}"` : escaped;
 }
 
+/** Largest request the daemon takes, NUL included (netd's `CMD_BUF_SIZE`). */
+const MAX_REQUEST_BYTES = 1024;
+const ARG_PREFIX = '0 netutils arg';
+
 /**
- * The request frames (without NULs) that ask the daemon to run `tool` with `args`.
+ * The request frames (without NULs) that ask the daemon to run `tool` with `args`: the
+ * arguments packed into `netutils arg` requests of at most 23 arguments and 1024 bytes each.
  *
+ * @returns the frames, or `undefined` when one argument alone does not fit in a request.
  * @example
  * ```ts
  * remoteRunRequests('ip', ['xfrm', 'state']); // ['0 netutils arg xfrm state', '0 netutils run ip']
  * ```
  */
-export function remoteRunRequests(tool: string, args: readonly string[]): string[] {
+export function remoteRunRequests(tool: string, args: readonly string[]): string[] | undefined {
   const out: string[] = [];
-  for (let i = 0; i < args.length; i += ARGS_PER_REQUEST) {
-    out.push(
-      `0 netutils arg ${args
-        .slice(i, i + ARGS_PER_REQUEST)
-        .map(quoteWord)
-        .join(' ')}`,
-    );
+  let words: string[] = [];
+  let size = ARG_PREFIX.length + 1; // + NUL
+  for (const arg of args) {
+    const word = quoteWord(arg); // latin1 text: one character per byte
+    if (ARG_PREFIX.length + 1 + word.length + 1 > MAX_REQUEST_BYTES) return undefined;
+    if (words.length === ARGS_PER_REQUEST || size + 1 + word.length > MAX_REQUEST_BYTES) {
+      out.push([ARG_PREFIX, ...words].join(' '));
+      words = [];
+      size = ARG_PREFIX.length + 1;
+    }
+    words.push(word);
+    size += 1 + word.length;
   }
+  if (words.length > 0) out.push([ARG_PREFIX, ...words].join(' '));
   out.push(`0 netutils run ${tool}`);
   return out;
 }
@@ -152,10 +164,13 @@ export function runRemote(options: RemoteOptions): Promise<RemoteOutcome> {
           if (more === false) socket.pause();
           continue;
         }
+        // 502/520/521, and any other error reply while building a run (a request the daemon
+        // could not parse): the command is not run as sent, so nothing is run at all.
         if (
           code === NETUTILS_REPLY.permissionDenied ||
           code === NETUTILS_REPLY.refused ||
-          code === NETUTILS_REPLY.cannotRun
+          code === NETUTILS_REPLY.cannotRun ||
+          (code >= 500 && code < 600 && options.onLine === undefined)
         ) {
           finish({ kind: 'refused', code, message: Buffer.from(text, 'latin1').toString('utf8') });
           return;

@@ -55,8 +55,9 @@ export async function wrapRemote(
   writeStderr: (line: string) => void,
 ): Promise<number> {
   const socketPath = env.TSNETD_SOCKET || DEFAULT_DAEMON_SOCKET;
+  const requests = tool === 'ndc' ? [] : remoteRunRequests(tool, args);
   const tooLong = args.findIndex((a) => Buffer.byteLength(a) > MAX_REMOTE_ARGUMENT_BYTES);
-  if (tooLong !== -1) {
+  if (tooLong !== -1 || requests === undefined) {
     const shown = [tool, ...args].join(' ').slice(0, 4096);
     writeStderr(`Unexpected command: ${JSON.stringify(shown).slice(1, -1)}…`);
     return 1;
@@ -75,7 +76,7 @@ export async function wrapRemote(
   } else {
     outcome = await runRemote({
       socketPath,
-      requests: remoteRunRequests(tool, args),
+      requests,
       onOutput: write,
       forwardSignals: true,
     });

@@ -155,7 +155,7 @@ after(async () => {
 const EVIL_ENV = {
   NETUTILS_BIN_DIR: evil,
   NETUTILS_CONFIG: join(evil, 'netutils.json'),
-  NODE_OPTIONS: '',
+  NODE_OPTIONS: '--no-warnings', // the caller's own process; the daemon never sees it
   PATH: `${evil}:/usr/bin:/bin`,
 };
 
@@ -186,6 +186,38 @@ test('admitted commands: same stdout, stderr and status as the tool run directly
     assert.deepEqual(through, expected, `${tool} ${args.join(' ')}`);
   }
   assert.equal(existsSync(marker), false, "the caller's tool directory was never used");
+});
+
+test('arguments arrive byte for byte: quotes, backslashes, shell syntax and UTF-8', async () => {
+  const comment = 'ü"x\\$(id)`id`;|';
+  const spec = (chain: string) => [
+    '-w',
+    '-A',
+    chain,
+    '-i',
+    'oem0',
+    '-m',
+    'comment',
+    '--comment',
+    comment,
+    '-j',
+    'ACCEPT',
+  ];
+  assert.equal(direct('iptables', ['-w', '-N', 'oem_direct']).status, 0);
+  assert.equal(direct('iptables', spec('oem_direct')).status, 0);
+  assert.equal(
+    (await asUser(MEMBER, 'iptables-wrapper-1.0', ['-w', '-N', 'oem_wrapped'])).status,
+    0,
+  );
+  const r = await asUser(MEMBER, 'iptables-wrapper-1.0', spec('oem_wrapped'));
+  assert.equal(r.status, 0, r.stderr);
+  const rules = ns.exec('iptables', ['-w', '-S']);
+  const line = (chain: string) => rules.split('\n').find((l) => l.startsWith(`-A ${chain} `)) ?? '';
+  assert.ok(line('oem_direct').includes('ü'), line('oem_direct'));
+  assert.equal(
+    line('oem_wrapped').replace('oem_wrapped', 'X'),
+    line('oem_direct').replace('oem_direct', 'X'),
+  );
 });
 
 test('vendor chains and qdiscs are created through the daemon, as a primary-group member too', async () => {

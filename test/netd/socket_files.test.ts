@@ -6,7 +6,7 @@
  * before it touches anything, also when the socket file was deleted; a stale socket is
  * replaced; the socket gets the netutils group and mode 0660.
  *
- * @requires root (chown to other users)
+ * @requires root (chown, root-owned directories)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -4,7 +4,7 @@
  * a missing tool could be created after it), and the tool is executed by a descriptor of the
  * checked file, so swapping the path after the check changes nothing.
  *
- * @requires root (root-owned sticky directories, lchown)
+ * @requires root (root-owned tools, lchown)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
