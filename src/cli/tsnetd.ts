@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import {
   DaemonRunningError,
   DEFAULT_SOCKET_PATH,
-  IpRouteLinuxNet,
+  KernelLinuxNet,
   Netd,
   NetdServer,
   NetutilsService,
@@ -110,14 +110,17 @@ async function main(): Promise<number> {
   }
 
   let netd: Netd;
+  const net = new KernelLinuxNet();
   try {
     // After the socket probe: no other daemon of this path is alive, the file is ours.
     const stateFile = new StateFile(values.state ?? `${socketPath}.state`);
     if (stateFile.recovered !== undefined)
       log(`recovering from an unclean stop (state file ${stateFile.path})`);
-    netd = await Netd.start(new IpRouteLinuxNet(), { stateFile });
+    net.checkTools();
+    netd = await Netd.start(net, { stateFile, log });
   } catch (error: unknown) {
     log(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    net.close();
     await server.close();
     return 1;
   }
@@ -134,6 +137,7 @@ async function main(): Promise<number> {
   log(`${signal} received, shutting down`);
   await server.close();
   const problems = await netd.shutdown();
+  net.close();
   for (const problem of problems) log(`clean-up: ${problem}`);
   log(`stopped (${server.requestCount} requests served)`);
   return 0;

@@ -122,3 +122,38 @@ export class DaemonUnreachableError extends Error {
     this.socketPath = socketPath;
   }
 }
+
+/** A system tool netd needs is not installed in a trusted directory. */
+export class ToolMissingError extends Error {
+  override readonly name = 'ToolMissingError';
+  readonly code = 'ERR_NETD_TOOL_MISSING';
+  readonly tool: string;
+
+  /**
+   * @example
+   * ```ts
+   * new ToolMissingError('iptables-restore', ['/usr/sbin']);
+   * ```
+   */
+  constructor(tool: string, directories: readonly string[]) {
+    super(
+      `Cannot find "${tool}": no root-owned, non-writable copy in ${directories.join(', ')} (PATH is not searched)`,
+    );
+    this.tool = tool;
+  }
+}
+
+/**
+ * Starting would break host state the daemon could not restore (a foreign rule at a priority
+ * netd uses, routes in netd's tables, …), or its state file/directory is unsafe or unreadable.
+ * Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * new StartRefusedError('IPv4 rule priority 13000 is already used by a rule tsnetd did not install');
+ * ```
+ */
+export class StartRefusedError extends Error {
+  override readonly name = 'StartRefusedError';
+  readonly code = 'ERR_NETD_START_REFUSED';
+}

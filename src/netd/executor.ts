@@ -1,8 +1,12 @@
 /**
  * Runs external programs with an argv array (never a shell) and reports exit code and output.
- * The only place in netd that spawns processes; `IpRouteLinuxNet` builds on it.
+ * Programs are named by absolute path (no PATH lookup) and get the fixed environment
+ * `NETD_TOOL_ENVIRONMENT`, nothing inherited. netd's own commands do not spawn per operation (see
+ * `kernel_linux_net.ts`); this runner is for one-off tools.
  */
 import { execFile } from 'node:child_process';
+import { isAbsolute } from 'node:path';
+import { NETD_TOOL_ENVIRONMENT } from './iptables_restore.ts';
 
 /** Outcome of one program run. A non-zero exit is a result, not an exception. */
 export interface ExecResult {
@@ -33,17 +37,29 @@ const EXEC_TIMEOUT_MS = 30_000;
  *
  * @example
  * ```ts
- * const r = await execFileExecutor.run('ip', ['-o', 'link', 'show', 'dev', 'lo']);
+ * const r = await execFileExecutor.run('/usr/sbin/ip', ['-o', 'link', 'show', 'dev', 'lo']);
  * r.exitCode; // 0
  * ```
  */
 export const execFileExecutor: Executor = {
   run(file, args, options) {
+    if (!isAbsolute(file)) {
+      return Promise.resolve({
+        exitCode: 127,
+        stdout: Buffer.alloc(0),
+        stderr: `Cannot run "${file}": not an absolute path (PATH is never searched)`,
+      });
+    }
     return new Promise((resolve) => {
       const child = execFile(
         file,
         [...args],
-        { encoding: 'buffer', maxBuffer: MAX_OUTPUT_LENGTH, timeout: EXEC_TIMEOUT_MS },
+        {
+          encoding: 'buffer',
+          maxBuffer: MAX_OUTPUT_LENGTH,
+          timeout: EXEC_TIMEOUT_MS,
+          env: { ...NETD_TOOL_ENVIRONMENT },
+        },
         (error, stdout, stderr) => {
           let exitCode = 0;
           if (error !== null) {

@@ -1,20 +1,24 @@
 /**
- * Linux interface-name validity (`dev_valid_name` in net/core/dev.c, IFNAMSIZ 16). Names that
- * fail it are never passed to a tool, so argv built from client input is always well formed.
+ * Linux interface-name validity, exactly `dev_valid_name` in net/core/dev.c: 1..15 bytes
+ * (IFNAMSIZ 16 with the NUL), not `.` or `..`, no `/`, `:`, white space or NUL. Anything else
+ * Linux accepts works (`veth+1`, `wg~home`, `br@x`, `tun#1`, `-x`): netd passes names to the
+ * kernel as netlink attributes, to iptables-restore quoted, and to /proc/sys as one checked
+ * path component — never through a shell or as a tool option.
  */
 
 /** Longest interface name in bytes (IFNAMSIZ − 1). */
 export const IFNAME_LENGTH_MAX = 15;
 
-const IFNAME_REGEXP = /^[^/:\s]+$/;
+/** `isspace()` in the C locale, plus `/` and `:`. */
+const FORBIDDEN_REGEXP = /[/: \t\n\v\f\r]/;
 
 /**
- * Whether a string is a valid Linux interface name (1..15 characters, not `.`/`..`, no `/`,
- * `:` or white space). A leading `-` is refused too, so a name never reads as a tool option.
+ * Whether a string is a name Linux accepts for an interface (`dev_valid_name`). Characters
+ * above U+00FF are refused (names travel as bytes).
  *
  * @example
  * ```ts
- * isValidInterfaceName('rmnet_data0'); // true
+ * isValidInterfaceName('veth+1'); // true
  * isValidInterfaceName('../x'); // false
  * ```
  */
@@ -24,9 +28,21 @@ export function isValidInterfaceName(name: string): boolean {
     name.length <= IFNAME_LENGTH_MAX &&
     name !== '.' &&
     name !== '..' &&
-    !name.startsWith('-') &&
-    IFNAME_REGEXP.test(name) &&
-    // printable ASCII only: a name travels through argv and /proc paths
-    /^[\x21-\x7e]+$/.test(name)
+    !FORBIDDEN_REGEXP.test(name) &&
+    [...name].every((c) => c.charCodeAt(0) >= 1 && c.charCodeAt(0) <= 0xff)
   );
+}
+
+/**
+ * Whether iptables can match the name exactly: a trailing `+` is iptables' prefix wildcard
+ * (`-i wlan+` matches every `wlan…`), and iptables has no way to escape it.
+ *
+ * @example
+ * ```ts
+ * iptablesCanMatchExactly('veth+1'); // true
+ * iptablesCanMatchExactly('wlan+'); // false
+ * ```
+ */
+export function iptablesCanMatchExactly(name: string): boolean {
+  return !name.endsWith('+');
 }

@@ -1,8 +1,9 @@
 /**
  * The I/O edge of netd: the few Linux operations the controllers need (Android 9–11 recipe),
- * as one interface with two implementations: `IpRouteLinuxNet` (iproute2 + iptables through
- * `execFile`, sysctls under /proc/sys/net) and `MemoryLinuxNet` (an in-memory double with the
- * kernel's errno behaviour, for the pure protocol tests).
+ * as one interface with two implementations: `KernelLinuxNet` (rules, routes and links over
+ * NETLINK_ROUTE, iptables through one long-lived iptables-restore per family, sysctls under
+ * /proc/sys/net) and `MemoryLinuxNet` (an in-memory double with the kernel's errno behaviour,
+ * for the pure protocol tests).
  *
  * Contract: every mutating method either succeeds or throws a `NetdOperationError` whose
  * `errno` is what the kernel (or tool) reported: rule add of an identical rule → EEXIST, rule
@@ -10,6 +11,32 @@
  * missing route → ESRCH, unicast route on a missing device → ENODEV, any iptables failure →
  * EREMOTEIO. Everything acts on the network namespace of the calling process only.
  */
+
+import { NetdOperationError } from './errors.ts';
+
+/**
+ * Checks a sysctl path below /proc/sys/net: `ipv4/…` or `ipv6/…`, every component non-empty,
+ * not `.`/`..`, without NUL. Interface names are single components (they cannot hold `/`).
+ *
+ * @throws {NetdOperationError} EINVAL for anything else.
+ * @example
+ * ```ts
+ * checkSysctlPath('ipv4/conf/veth+1/forwarding'); // ['ipv4', 'conf', 'veth+1', 'forwarding']
+ * ```
+ */
+export function checkSysctlPath(path: string): string[] {
+  const parts = path.split('/');
+  const ok =
+    (parts[0] === 'ipv4' || parts[0] === 'ipv6') &&
+    parts.length >= 2 &&
+    parts.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\0'));
+  if (!ok)
+    throw new NetdOperationError(
+      'EINVAL',
+      `Cannot access sysctl ${JSON.stringify(path)}: invalid path`,
+    );
+  return parts;
+}
 
 /** Address family of a rule or route. */
 export type Family = 4 | 6;
@@ -54,17 +81,17 @@ export interface LinuxNet {
   interfaceIndex(name: string): Promise<number | undefined>;
   /** Adds (`add`) or deletes (`del`) one rule. */
   modifyRule(op: 'add' | 'del', family: Family, rule: RuleSpec): Promise<void>;
-  /** Deletes every rule of the family except those of priority 0. */
-  flushRules(family: Family): Promise<void>;
-  /** An opaque snapshot of the family's rules (`ip rule save`). */
-  saveRules(family: Family): Promise<Uint8Array>;
-  /** Adds back every rule of a snapshot (`ip rule restore`); priority-0 rules are skipped. */
-  restoreRules(family: Family, snapshot: Uint8Array): Promise<void>;
+  /** The priority of every rule of the family, in kernel order (duplicates included). */
+  rulePriorities(family: Family): Promise<number[]>;
+  /** Deletes every rule of the family whose priority is in `priorities`; returns how many. */
+  deleteRulesAt(family: Family, priorities: ReadonlySet<number>): Promise<number>;
   /** Adds (`add`) or deletes (`del`) one route. */
   modifyRoute(op: 'add' | 'del', route: RouteSpec): Promise<void>;
-  /** Deletes every route of a table. Succeeds on an empty table. */
+  /** Number of routes in a table (0 for a table that does not exist). */
+  countRoutes(family: Family, table: number): Promise<number>;
+  /** Deletes every route of a table. Succeeds on an empty or absent table. */
   flushRouteTable(family: Family, table: number): Promise<void>;
-  /** Runs `iptables`/`ip6tables -w <args>`; any failure is EREMOTEIO. */
+  /** Applies one `iptables`/`ip6tables` command (argv without the program); failure is EREMOTEIO. */
   iptables(family: Family, args: readonly string[]): Promise<void>;
   /** Reads a sysctl below /proc/sys/net (e.g. `ipv4/ip_forward`), trimmed. */
   readSysctl(path: string): Promise<string>;
@@ -72,6 +99,8 @@ export interface LinuxNet {
   writeSysctl(path: string, value: string): Promise<void>;
   /** The entries of /proc/sys/net/ipv{4,6}/conf: `all`, `default` and every interface. */
   listConfEntries(family: Family): Promise<string[]>;
+  /** Releases sockets and helper processes. Idempotent. */
+  close(): void;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * In-memory `LinuxNet` double with the kernel's errno behaviour (see the contract in
  * linux_net.ts). Used by the protocol transcripts and controller tests; the real kernel is
- * exercised by the netns tests through `IpRouteLinuxNet`. Records every operation in `log`.
+ * exercised by the netns tests through `KernelLinuxNet`. Records every operation in `log`.
  */
 import { NetdOperationError } from './errors.ts';
 import { isValidInterfaceName } from './interface_name.ts';
@@ -39,7 +39,10 @@ interface RouteEntry {
 export class MemoryLinuxNet implements LinuxNet {
   readonly #ifindex = new Map<string, number>([['lo', 1]]);
   #nextIndex = 2;
-  readonly #rules: Record<Family, string[]> = { 4: ['pref 0 table 255'], 6: ['pref 0 table 255'] };
+  readonly #rules: Record<Family, string[]> = {
+    4: ['pref 0 table 255', 'pref 32766 table 254', 'pref 32767 table 253'],
+    6: ['pref 0 table 255', 'pref 32766 table 254'],
+  };
   readonly #routes: RouteEntry[] = [];
   readonly #sysctl = new Map<string, string>([
     ['ipv4/ip_forward', '0'],
@@ -98,19 +101,20 @@ export class MemoryLinuxNet implements LinuxNet {
     }
   }
 
-  async flushRules(family: Family): Promise<void> {
-    this.log.push(`ip -${family} rule flush`);
-    this.#rules[family] = this.#rules[family].filter((r) => r.startsWith('pref 0 '));
+  async rulePriorities(family: Family): Promise<number[]> {
+    return this.#rules[family].map((r) => Number(r.split(' ')[1])).sort((a, b) => a - b);
   }
 
-  async saveRules(family: Family): Promise<Uint8Array> {
-    return new TextEncoder().encode(JSON.stringify(this.#rules[family]));
+  async deleteRulesAt(family: Family, priorities: ReadonlySet<number>): Promise<number> {
+    const before = this.#rules[family].length;
+    this.#rules[family] = this.#rules[family].filter(
+      (r) => !priorities.has(Number(r.split(' ')[1])),
+    );
+    return before - this.#rules[family].length;
   }
 
-  async restoreRules(family: Family, snapshot: Uint8Array): Promise<void> {
-    this.log.push(`ip -${family} rule restore`);
-    const saved = JSON.parse(new TextDecoder().decode(snapshot)) as string[];
-    for (const r of saved) if (!r.startsWith('pref 0 ')) this.#rules[family].push(r);
+  async countRoutes(family: Family, table: number): Promise<number> {
+    return this.routes(family, table).length;
   }
 
   async modifyRoute(op: 'add' | 'del', route: RouteSpec): Promise<void> {
@@ -172,5 +176,9 @@ export class MemoryLinuxNet implements LinuxNet {
 
   async listConfEntries(_family: Family): Promise<string[]> {
     return ['all', 'default', ...this.#ifindex.keys()].sort();
+  }
+
+  close(): void {
+    // Nothing to release.
   }
 }

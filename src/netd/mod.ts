@@ -15,7 +15,9 @@ export {
   DaemonUnreachableError,
   NetdOperationError,
   SocketPathInUseError,
+  StartRefusedError,
   ToolFailedError,
+  ToolMissingError,
   UnsafeSocketDirectoryError,
 } from './errors.ts';
 export type { ExecOptions, ExecResult, Executor } from './executor.ts';
@@ -23,11 +25,12 @@ export { execFileExecutor } from './executor.ts';
 export type { Permission } from './fwmark.ts';
 export { hex, permissionMark, stringToPermission } from './fwmark.ts';
 export { resolveGroup, UnknownGroupError } from './group.ts';
-export { isValidInterfaceName } from './interface_name.ts';
-export type { IpRouteLinuxNetOptions } from './ip_route_linux_net.ts';
-export { IpRouteLinuxNet } from './ip_route_linux_net.ts';
+export { iptablesCanMatchExactly, isValidInterfaceName } from './interface_name.ts';
+export { IptablesRestore, NETD_TOOL_ENVIRONMENT, restoreQuote } from './iptables_restore.ts';
+export type { KernelLinuxNetOptions } from './kernel_linux_net.ts';
+export { KernelLinuxNet, NETLINK_ROUTE } from './kernel_linux_net.ts';
 export type { Family, LinuxNet, RouteSpec, RuleSpec } from './linux_net.ts';
-export { routeArgs, ruleArgs } from './linux_net.ts';
+export { checkSysctlPath, routeArgs, ruleArgs } from './linux_net.ts';
 export { MemoryLinuxNet } from './memory_linux_net.ts';
 export { LOCAL_NET_ID, netHandleToNetId, netIdToNetHandle, stringToNetId } from './net_id.ts';
 export { Netd } from './netd.ts';
@@ -54,7 +57,12 @@ export type { CommandExecutor } from './protocol/session.ts';
 export { ProtocolSession } from './protocol/session.ts';
 export type { TokenizeResult } from './protocol/tokenize.ts';
 export { CMD_ARGS_MAX, CMD_BUF_SIZE, tokenize } from './protocol/tokenize.ts';
-export { ROUTE_TABLE, RouteController, RULE_PRIORITY } from './route_controller.ts';
+export {
+  NETD_RULE_PRIORITIES,
+  ROUTE_TABLE,
+  RouteController,
+  RULE_PRIORITY,
+} from './route_controller.ts';
 export type { NetdServerOptions, NetdServerStats } from './server.ts';
 export {
   assertSafeSocketDirectory,
@@ -67,5 +75,6 @@ export {
   probeSocket,
   SOCKET_MODE,
 } from './server.ts';
-export { type NetdState, StateFile } from './state_file.ts';
+export { checkPrivateDirectory, type NetdState, StateFile } from './state_file.ts';
 export { TetherController } from './tether_controller.ts';
+export { findTool, TOOL_DIRECTORIES } from './tool_path.ts';

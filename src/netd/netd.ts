@@ -1,6 +1,7 @@
 /**
- * The netd core without a socket: the controllers, start-up (base rules, forwarding off) and
- * clean shutdown (everything installed is removed, pre-existing rules and sysctls restored).
+ * The netd core without a socket: the controllers, start-up (recovery of a dead predecessor,
+ * coexistence checks, base rules; the host's rules and sysctls untouched) and clean shutdown
+ * (everything installed is removed, changed sysctls restored).
  * Commands run one at a time, in arrival order, across all clients.
  */
 
@@ -41,16 +42,22 @@ export class Netd {
    *
    * @param net the Linux access.
    * @param options `stateFile`: crash-recovery state (see `state_file.ts`); without it a
-   *   SIGKILLed daemon's changes cannot be undone by its successor.
+   *   SIGKILLed daemon's changes cannot be undone by its successor. `log`: receives recovery
+   *   problems that do not stop the start.
+   * @throws {StartRefusedError} when starting would break host state (nothing is left changed).
    */
-  static async start(net: LinuxNet, options: { stateFile?: StateFile } = {}): Promise<Netd> {
+  static async start(
+    net: LinuxNet,
+    options: { stateFile?: StateFile; log?: (line: string) => void } = {},
+  ): Promise<Netd> {
     const routes = new RouteController(net, options.stateFile);
     const tether = new TetherController(net, options.stateFile);
     const networks = new NetworkController(routes);
     const netd = new Netd({ routes, tether, networks }, options.stateFile);
     try {
+      // Sysctls a dead predecessor changed come back first, then its rules and routes go.
+      for (const problem of await tether.init()) options.log?.(`recovery: ${problem}`);
       await routes.init();
-      await tether.init();
     } catch (error: unknown) {
       await netd.shutdown();
       throw error;
@@ -94,7 +101,8 @@ export class Netd {
       ...(await this.#context.tether.shutdown()),
     ];
     // Clean shutdown: everything recorded was undone (or reported), nothing left to recover.
-    this.#stateFile?.remove();
+    // A start that failed before recovery finished keeps the file for the next attempt.
+    if (this.#context.routes.ownsStateFile) this.#stateFile?.remove();
     return problems;
   }
 }

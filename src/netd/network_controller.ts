@@ -71,6 +71,7 @@ export class NetworkController {
       throw new NetdOperationError('EINVAL', `Cannot create network ${netId}: invalid netId`);
     if (this.#networks.has(netId))
       throw new NetdOperationError('EEXIST', `Cannot create network ${netId}: it exists`);
+    await this.#routes.addNetwork(netId);
     this.#networks.set(netId, { kind: 'physical', permission, interfaces: new Set() });
   }
 
@@ -105,6 +106,11 @@ export class NetworkController {
       failure = error;
     }
     this.#networks.delete(netId);
+    try {
+      await this.#routes.removeNetwork(netId);
+    } catch (error: unknown) {
+      failure ??= error;
+    }
     if (failure !== undefined) throw failure;
   }
 

@@ -1,17 +1,24 @@
 /**
- * netd's RouteController on Linux policy routing, Android 9–11 recipe:
- * one table per interface (ifindex + 1000, cached by name), the fixed tables 97/98/99, the
- * start-up rules, the per-interface rules by permission, the incoming-packet MARK rules in
- * mangle `routectrl_mangle_INPUT`, routes, and the tethering rules of `ipfwd add|remove`.
- * Every rule is installed for IPv4 and IPv6.
+ * netd's RouteController on Linux policy routing, Android 9–11 recipe,
+ * living beside the host's own routing: one table per interface (ifindex + 1000, fixed when
+ * the interface joins a network), the fixed tables 97/98/99, the start-up rules, the
+ * per-interface rules by permission, the incoming-packet MARK rules in mangle
+ * `routectrl_mangle_INPUT`, routes, and the tethering rules of `ipfwd add|remove`. Every rule is
+ * installed for IPv4 and IPv6.
  *
- * Everything it installs is recorded in a journal, so `shutdown()` removes exactly that and
- * then re-adds the rules that existed before `init()` flushed them. With a {@link StateFile}
- * the saved rules and the tables routes went to survive a SIGKILL: the next daemon restores
- * the original rules (not its predecessor's) and flushes the predecessor's tables.
+ * Coexistence (docs/netd.md): the host's rules are never flushed. Instead of Android's
+ * catch-all `32000: unreachable`, each network gets `32000: fwmark <netId>/0xffff unreachable`,
+ * so only traffic marked for an OEM network ends there and everything else reaches the host's
+ * `main`/`default` tables and its own rules. Start-up refuses to run when a foreign rule holds
+ * one of netd's priorities or netd's fixed tables hold routes (it could not tell them apart
+ * from its own at clean-up).
+ *
+ * Everything installed is recorded in a journal, so `shutdown()` removes exactly that. With a
+ * {@link StateFile}, a daemon started after a SIGKILL removes its predecessor's leftovers:
+ * every rule at netd's priorities, the tables listed in the file, the mangle chain.
  */
 import type { Errno } from './errno.ts';
-import { NetdOperationError } from './errors.ts';
+import { NetdOperationError, StartRefusedError } from './errors.ts';
 import {
   FWMARK_EXPLICIT,
   FWMARK_NET_ID_MASK,
@@ -21,7 +28,7 @@ import {
   type Permission,
   permissionMark,
 } from './fwmark.ts';
-import { isValidInterfaceName } from './interface_name.ts';
+import { iptablesCanMatchExactly, isValidInterfaceName } from './interface_name.ts';
 import {
   type Family,
   type LinuxNet,
@@ -72,11 +79,47 @@ export const LOCAL_MANGLE_INPUT = 'routectrl_mangle_INPUT';
 export type TableType = 'interface' | 'local_network' | 'legacy_network' | 'legacy_system';
 
 const FAMILIES: readonly Family[] = [4, 6];
+/** Tables netd owns outright (routes there are flushed when a predecessor is recovered). */
+const FIXED_TABLES: readonly number[] = [
+  ROUTE_TABLE.LOCAL_NETWORK,
+  ROUTE_TABLE.LEGACY_NETWORK,
+  ROUTE_TABLE.LEGACY_SYSTEM,
+];
 const UID_ROOT = 0;
-/** Upper bound of the delete-until-ENOENT loops (clearing tethering rules, hooks). */
-const MAX_REPEATED_DELETES = 1024;
 
-/** The rules `init()` installs (RouteController::Init, Android 9). */
+/** Every rule priority netd installs rules at (foreign rules there make start-up refuse). */
+export const NETD_RULE_PRIORITIES: ReadonlySet<number> = new Set([
+  RULE_PRIORITY.VPN_OVERRIDE_SYSTEM,
+  RULE_PRIORITY.VPN_OVERRIDE_OIF,
+  RULE_PRIORITY.EXPLICIT_NETWORK,
+  RULE_PRIORITY.OUTPUT_INTERFACE,
+  RULE_PRIORITY.LEGACY_SYSTEM,
+  RULE_PRIORITY.LEGACY_NETWORK,
+  RULE_PRIORITY.LOCAL_NETWORK,
+  RULE_PRIORITY.TETHERING,
+  RULE_PRIORITY.IMPLICIT_NETWORK,
+  RULE_PRIORITY.UNREACHABLE,
+]);
+
+/**
+ * The end of a network's rules: traffic marked with its netId that found no route in its
+ * tables is unreachable (Android's `32000: unreachable`, narrowed to the network's own mark so
+ * unmarked traffic goes on to the host's rules and `main`).
+ *
+ * @example
+ * ```ts
+ * networkUnreachableRule(2); // { priority: 32000, action: 'unreachable', fwmark: { mark: 2, mask: 0xffff } }
+ * ```
+ */
+export function networkUnreachableRule(netId: number): RuleSpec {
+  return {
+    priority: RULE_PRIORITY.UNREACHABLE,
+    action: 'unreachable',
+    fwmark: { mark: netId, mask: FWMARK_NET_ID_MASK },
+  };
+}
+
+/** The rules `init()` installs (RouteController::Init, Android 9, coexistence variant). */
 export function baseRules(): RuleSpec[] {
   const notExplicit = { mark: 0, mask: FWMARK_EXPLICIT };
   const system = permissionMark('SYSTEM');
@@ -112,7 +155,7 @@ export function baseRules(): RuleSpec[] {
       table: ROUTE_TABLE.LOCAL_NETWORK,
       fwmark: notExplicit,
     },
-    { priority: RULE_PRIORITY.UNREACHABLE, action: 'unreachable' },
+    networkUnreachableRule(LOCAL_NET_ID),
   ];
 }
 
@@ -253,13 +296,14 @@ type Undo = () => Promise<void>;
 export class RouteController {
   readonly #net: LinuxNet;
   readonly #tableCache = new Map<string, number>();
+  /** Table of each interface that is in a network, fixed when it joined. */
+  readonly #memberTables = new Map<string, number>();
   /** Installed state, in installation order: key → how to remove it. */
   readonly #journal = new Map<string, Undo>();
   /** Tethering rules are reference counted (netd adds duplicates; the kernel refuses them). */
   readonly #tethering = new Map<string, { count: number; iif: string; rule: RuleSpec }>();
-  readonly #savedRules = new Map<Family, Uint8Array>();
-  #initialised = false;
   readonly #stateFile: StateFile | undefined;
+  #ownsStateFile = false;
 
   constructor(net: LinuxNet, stateFile?: StateFile) {
     this.#net = net;
@@ -271,72 +315,105 @@ export class RouteController {
     return this.#journal.size;
   }
 
+  /** Whether `init()` got past recovery: the state file now describes this daemon. */
+  get ownsStateFile(): boolean {
+    return this.#ownsStateFile;
+  }
+
   /**
-   * Start-up: saves and flushes every rule except priority 0, installs the base rules and the
-   * `routectrl_mangle_INPUT` chain hooked from mangle INPUT.
+   * Start-up: removes a dead predecessor's leftovers (when the state file says there was one),
+   * refuses to start when foreign state sits where netd installs its own, then installs the
+   * base rules and the `routectrl_mangle_INPUT` chain hooked from mangle INPUT.
+   *
+   * @throws {StartRefusedError} with what is in the way (nothing was installed).
    */
   async init(): Promise<void> {
     const recovered = this.#stateFile?.recovered;
-    for (const family of FAMILIES) {
-      const persisted = recovered?.rules[family === 4 ? '4' : '6'];
-      if (persisted !== undefined) {
-        // A predecessor died: the current rules are its leftovers, the file has the originals.
-        this.#savedRules.set(family, Buffer.from(persisted, 'base64'));
-      } else {
-        const snapshot = await this.#net.saveRules(family);
-        this.#savedRules.set(family, snapshot);
-        this.#stateFile?.update((s) => {
-          s.rules[family === 4 ? '4' : '6'] = Buffer.from(snapshot).toString('base64');
-        });
-      }
-      await this.#net.flushRules(family);
+    if (recovered !== undefined) {
+      await this.#removeLeftovers(recovered.tables);
+      // Nothing of the predecessor is left: a refusal below must not make the next start
+      // "recover" (delete) rules that are not ours.
+      this.#stateFile?.remove();
     }
-    this.#initialised = true;
-    if (recovered !== undefined && recovered.tables.length > 0) {
-      for (const table of recovered.tables) {
-        for (const family of FAMILIES) {
-          try {
-            await this.#net.flushRouteTable(family, table);
-          } catch {
-            // Already empty or gone.
-          }
-        }
-      }
-      this.#stateFile?.update((s) => {
-        s.tables = [];
-      });
-    }
+    await this.#checkCoexistence();
+    this.#stateFile?.reset();
+    this.#ownsStateFile = true;
     for (const rule of baseRules()) await this.#addRuleBoth(rule);
     for (const family of FAMILIES) await this.#installChain(family);
+  }
+
+  /** A predecessor died: its rules hold netd's priorities, its routes the listed tables. */
+  async #removeLeftovers(tables: readonly number[]): Promise<void> {
+    for (const family of FAMILIES) {
+      await this.#net.deleteRulesAt(family, NETD_RULE_PRIORITIES);
+      for (const table of new Set([...FIXED_TABLES, ...tables]))
+        await this.#net.flushRouteTable(family, table);
+      for (const args of [
+        ['-t', 'mangle', '-D', 'INPUT', '-j', LOCAL_MANGLE_INPUT],
+        ['-t', 'mangle', '-F', LOCAL_MANGLE_INPUT],
+        ['-t', 'mangle', '-X', LOCAL_MANGLE_INPUT],
+      ]) {
+        try {
+          await this.#net.iptables(family, args);
+        } catch {
+          // Not there (the predecessor died before creating it, or it was removed by hand).
+        }
+      }
+    }
+  }
+
+  async #checkCoexistence(): Promise<void> {
+    const problems: string[] = [];
+    for (const family of FAMILIES) {
+      const taken = [...new Set(await this.#net.rulePriorities(family))].filter((p) =>
+        NETD_RULE_PRIORITIES.has(p),
+      );
+      for (const priority of taken) {
+        problems.push(
+          `an IPv${family} rule at priority ${priority} exists that tsnetd did not install (tsnetd installs its rules there and removes every rule there when recovering)`,
+        );
+      }
+      for (const table of FIXED_TABLES) {
+        const n = await this.#net.countRoutes(family, table);
+        if (n > 0) {
+          problems.push(
+            `IPv${family} routing table ${table} holds ${n} route(s) (tsnetd's rules would send unmarked traffic through them, and it flushes that table)`,
+          );
+        }
+      }
+    }
+    if (problems.length > 0) {
+      throw new StartRefusedError(
+        `Cannot start beside the host's routing without breaking it: ${problems.join('; ')}. Remove or move them (see docs/netd.md, "Coexistence").`,
+      );
+    }
   }
 
   async #installChain(family: Family): Promise<void> {
     try {
       await this.#net.iptables(family, ['-t', 'mangle', '-N', LOCAL_MANGLE_INPUT]);
-    } catch {
-      // The chain survived an earlier run: empty it instead.
-      await this.#net.iptables(family, ['-t', 'mangle', '-F', LOCAL_MANGLE_INPUT]);
+    } catch (error: unknown) {
+      throw new StartRefusedError(
+        `Cannot create the IPv${family} mangle chain ${LOCAL_MANGLE_INPUT}: it exists (left by a tsnetd whose state file is gone?) or iptables failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     this.#journal.set(`${family} chain`, async () => {
       await this.#net.iptables(family, ['-t', 'mangle', '-F', LOCAL_MANGLE_INPUT]);
       await this.#net.iptables(family, ['-t', 'mangle', '-X', LOCAL_MANGLE_INPUT]);
     });
     const hook = ['-t', 'mangle', '-D', 'INPUT', '-j', LOCAL_MANGLE_INPUT];
-    for (let i = 0; i < MAX_REPEATED_DELETES; i += 1) {
-      try {
-        await this.#net.iptables(family, hook);
-      } catch {
-        break;
-      }
-    }
     await this.#net.iptables(family, ['-t', 'mangle', '-A', 'INPUT', '-j', LOCAL_MANGLE_INPUT]);
     this.#journal.set(`${family} hook`, () => this.#net.iptables(family, hook));
   }
 
   /**
-   * The table of an interface: ifindex + 1000 while it exists, else the cached value, else 0.
+   * The table of an interface: the one it joined its network with, else ifindex + 1000 while
+   * it exists, else the last value seen, else 0.
    */
   async tableForInterface(iface: string): Promise<number> {
+    const member = this.#memberTables.get(iface);
+    if (member !== undefined) return member;
     const index = await this.#net.interfaceIndex(iface);
     if (index !== undefined) {
       const table = index + ROUTE_TABLE_OFFSET_FROM_INDEX;
@@ -344,6 +421,38 @@ export class RouteController {
       return table;
     }
     return this.#tableCache.get(iface) ?? 0;
+  }
+
+  /** `network create`: the network's unreachable rule (both families). */
+  async addNetwork(netId: number): Promise<void> {
+    await this.#atomically(this.#ruleSteps([networkUnreachableRule(netId)]));
+  }
+
+  /** `network destroy`: removes the network's unreachable rule (already gone is fine). */
+  async removeNetwork(netId: number): Promise<void> {
+    let first: unknown;
+    for (const family of FAMILIES) {
+      try {
+        await this.#deleteRule(family, networkUnreachableRule(netId));
+      } catch (error: unknown) {
+        if (!isGone(error)) first ??= error;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  #recordTable(table: number): void {
+    if (this.#stateFile === undefined || this.#stateFile.state.tables.includes(table)) return;
+    this.#stateFile.update((s) => {
+      s.tables.push(table);
+    });
+  }
+
+  #forgetTable(table: number): void {
+    if (this.#stateFile === undefined || !this.#stateFile.state.tables.includes(table)) return;
+    this.#stateFile.update((s) => {
+      s.tables = s.tables.filter((t) => t !== table);
+    });
   }
 
   async #addRule(family: Family, rule: RuleSpec): Promise<void> {
@@ -446,17 +555,38 @@ export class RouteController {
     return table;
   }
 
-  /** Adds `iface` to physical network `netId` (mark, then rules); all or nothing. */
+  /**
+   * Adds `iface` to physical network `netId` (mark, then rules); all or nothing. The table is
+   * fixed now (ifindex + 1000) and used until the interface leaves, even if the interface is
+   * deleted and re-created meanwhile.
+   */
   async addInterfaceToPhysicalNetwork(
     netId: number,
     iface: string,
     permission: Permission,
   ): Promise<void> {
+    this.#memberTables.delete(iface);
     const table = await this.#requireTable(iface);
+    if (!iptablesCanMatchExactly(iface))
+      fail(
+        'EINVAL',
+        `Cannot mark packets of "${iface}": iptables reads a trailing + as a wildcard`,
+      );
+    if (!this.#stateFile?.state.tables.includes(table)) {
+      let foreign = 0;
+      for (const family of FAMILIES) foreign += await this.#net.countRoutes(family, table);
+      if (foreign > 0)
+        fail(
+          'EBUSY',
+          `Cannot use table ${table} for "${iface}": it holds ${foreign} foreign route(s)`,
+        );
+    }
+    this.#recordTable(table);
     await this.#atomically([
       ...this.#markSteps(iface, netId, permission),
       ...this.#ruleSteps(physicalNetworkRules(netId, iface, table, permission)),
     ]);
+    this.#memberTables.set(iface, table);
   }
 
   /**
@@ -470,6 +600,7 @@ export class RouteController {
     permission: Permission,
   ): Promise<void> {
     const table = await this.#requireTable(iface);
+    this.#memberTables.delete(iface);
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>): Promise<void> => {
       try {
@@ -483,7 +614,7 @@ export class RouteController {
       for (const family of FAMILIES) await attempt(() => this.#deleteRule(family, rule));
     }
     await attempt(() => this.flushRoutes(iface, table));
-    await attempt(() => this.clearTetheringRules(iface));
+    await attempt(() => this.clearTetheringRules(iface, table));
     if (errors.length > 0) throw errors[0];
   }
 
@@ -491,6 +622,11 @@ export class RouteController {
   async addInterfaceToLocalNetwork(iface: string): Promise<void> {
     if (!isValidInterfaceName(iface))
       fail('ESRCH', `Cannot add "${iface}" to the local network: invalid name`);
+    if (!iptablesCanMatchExactly(iface))
+      fail(
+        'EINVAL',
+        `Cannot mark packets of "${iface}": iptables reads a trailing + as a wildcard`,
+      );
     await this.#atomically([
       ...this.#markSteps(iface, LOCAL_NET_ID, 'NONE'),
       ...this.#ruleSteps(outputInterfaceRules(iface, ROUTE_TABLE.LOCAL_NETWORK, 'NONE')),
@@ -524,6 +660,7 @@ export class RouteController {
       if (key.startsWith('route ') && key.includes(` table ${table} `)) this.#journal.delete(key);
     }
     this.#tableCache.delete(iface);
+    this.#forgetTable(table);
   }
 
   async #routeSpec(
@@ -584,11 +721,7 @@ export class RouteController {
     tableType: TableType,
   ): Promise<void> {
     const route = await this.#routeSpec(iface, destination, nexthop, tableType);
-    if (this.#stateFile !== undefined && !this.#stateFile.state.tables.includes(route.table)) {
-      this.#stateFile.update((s) => {
-        s.tables.push(route.table);
-      });
-    }
+    if (tableType === 'interface') this.#recordTable(route.table);
     try {
       await this.#net.modifyRoute('add', route);
     } catch (error: unknown) {
@@ -654,10 +787,13 @@ export class RouteController {
     if (first !== undefined) throw first;
   }
 
-  /** Deletes every tethering rule whose input interface is `iface` (any table). */
-  async clearTetheringRules(iface: string): Promise<void> {
+  /**
+   * Deletes every tethering rule whose input interface is `iface` (any table), and every one
+   * that leads to `table` (the table of the interface that leaves).
+   */
+  async clearTetheringRules(iface: string, table?: number): Promise<void> {
     for (const [key, entry] of [...this.#tethering]) {
-      if (entry.iif !== iface) continue;
+      if (entry.iif !== iface && (table === undefined || entry.rule.table !== table)) continue;
       this.#tethering.delete(key);
       for (const family of FAMILIES) {
         try {
@@ -670,8 +806,8 @@ export class RouteController {
   }
 
   /**
-   * Removes everything still recorded in the journal (newest first), then re-adds the rules
-   * that existed before `init()`. Failures are collected, not thrown: shutdown goes on.
+   * Removes everything still recorded in the journal (newest first). Failures are collected,
+   * not thrown: shutdown goes on.
    *
    * @returns one message per step that failed
    */
@@ -687,20 +823,7 @@ export class RouteController {
       }
       this.#journal.delete(key);
     }
-    if (this.#initialised) {
-      for (const family of FAMILIES) {
-        const saved = this.#savedRules.get(family);
-        if (saved === undefined) continue;
-        try {
-          await this.#net.restoreRules(family, saved);
-        } catch (error: unknown) {
-          problems.push(
-            `restore IPv${family} rules: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-      }
-      this.#initialised = false;
-    }
+    this.#memberTables.clear();
     return problems;
   }
 }

@@ -1,25 +1,60 @@
 /**
  * IP forwarding driven by a set of requesters (`ipfwd enable|disable`;
  * `TetherController::setIpFwdEnabled`, Android 9): a non-empty set writes 1 to
- * `ipv4/ip_forward` and `ipv6/conf/all/forwarding`; an empty set writes 0 to both and then 0
- * to `accept_redirects` of `all`, `default` and every interface, IPv4 and IPv6.
+ * `ipv4/ip_forward` and `ipv6/conf/all/forwarding`.
  *
- * The value each sysctl had before its first write is remembered (and persisted in the
- * {@link StateFile} when there is one, so a daemon started after a SIGKILL restores the
- * original values, not its predecessor's); `shutdown()` puts it back.
+ * Coexistence: nothing is written before the first requester arrives, and when the last one
+ * goes the host's own values come back (Android writes 0 and clears `accept_redirects`). The
+ * kernel rewrites other sysctls when those two change — every interface's `forwarding` (IPv4
+ * and IPv6), `conf/default/forwarding`, `conf/all/accept_redirects` — so before the first write
+ * every `forwarding` and `accept_redirects` sysctl of `all`, `default` and each interface (IPv4
+ * and IPv6, plus `ip_forward`) is saved, and restored in an order that undoes the kernel's own
+ * propagation: the two global switches first, then every other value. The snapshot is
+ * persisted in the {@link StateFile} before any write, so a daemon started after a SIGKILL
+ * restores it too.
  */
 import { NetdOperationError } from './errors.ts';
 import type { Family, LinuxNet } from './linux_net.ts';
 import type { StateFile } from './state_file.ts';
 
 const IPV4_FORWARDING = 'ipv4/ip_forward';
+const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
+/** Written (and restored) first: writing them makes the kernel rewrite the others. */
+const GLOBAL_SWITCHES: readonly string[] = [IPV4_FORWARDING, IPV6_FORWARDING];
+/** The per-entry sysctls the forwarding switches touch. */
+const CONF_KEYS: readonly string[] = ['forwarding', 'accept_redirects'];
 /**
  * Most distinct forwarding requesters (an implementation limit; Android has none). Each one is
  * up to 1023 bytes held for the daemon's lifetime, so without a bound any client could grow
  * the daemon's memory without limit. Beyond it `ipfwd enable` fails with ENOSPC.
  */
 export const MAX_FORWARDING_REQUESTERS = 256;
-const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
+
+/**
+ * Writes saved sysctl values back: the global switches first, then the rest in saved order.
+ * Vanished interfaces (ENOENT) are skipped.
+ *
+ * @returns one message per value that could not be written
+ */
+export async function restoreSysctls(
+  net: LinuxNet,
+  saved: Readonly<Record<string, string>>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const order = [
+    ...GLOBAL_SWITCHES.filter((p) => Object.hasOwn(saved, p)),
+    ...Object.keys(saved).filter((p) => !GLOBAL_SWITCHES.includes(p)),
+  ];
+  for (const path of order) {
+    try {
+      await net.writeSysctl(path, saved[path] as string);
+    } catch (error: unknown) {
+      if (!(error instanceof NetdOperationError && error.errno === 'ENOENT'))
+        problems.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return problems;
+}
 
 /**
  * The forwarding requester set and the sysctls it drives.
@@ -27,7 +62,6 @@ const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
  * @example
  * ```ts
  * const tether = new TetherController(new MemoryLinuxNet());
- * await tether.init();
  * await tether.enableForwarding('tethering');
  * tether.forwardingRequestCount; // 1
  * ```
@@ -35,17 +69,13 @@ const IPV6_FORWARDING = 'ipv6/conf/all/forwarding';
 export class TetherController {
   readonly #net: LinuxNet;
   readonly #requesters = new Set<string>();
-  /** Original value of every sysctl written, in first-write order. */
-  readonly #originals = new Map<string, string>();
+  /** The host's values, saved before the first write; undefined while nothing is changed. */
+  #saved: Record<string, string> | undefined;
   readonly #stateFile: StateFile | undefined;
 
   constructor(net: LinuxNet, stateFile?: StateFile) {
     this.#net = net;
     this.#stateFile = stateFile;
-    // Sysctls a dead predecessor changed: restore them too, to the values it found.
-    for (const [path, value] of Object.entries(stateFile?.recovered?.sysctls ?? {})) {
-      this.#originals.set(path, value);
-    }
   }
 
   /** Number of distinct requesters; forwarding is on when it is not 0. */
@@ -53,12 +83,19 @@ export class TetherController {
     return this.#requesters.size;
   }
 
-  /** Start-up: forwarding off (the set is empty). */
-  async init(): Promise<void> {
-    await this.#apply();
+  /**
+   * Start-up: writes back the values a dead predecessor saved (its requesters are gone), and
+   * changes nothing else.
+   *
+   * @returns one message per value that could not be restored
+   */
+  async init(): Promise<string[]> {
+    const saved = this.#stateFile?.recovered?.sysctls;
+    if (saved === undefined || Object.keys(saved).length === 0) return [];
+    return restoreSysctls(this.#net, saved);
   }
 
-  /** Adds a requester (idempotent) and rewrites the sysctls. */
+  /** Adds a requester (idempotent); the first one turns forwarding on. */
   async enableForwarding(requester: string): Promise<void> {
     if (!this.#requesters.has(requester) && this.#requesters.size >= MAX_FORWARDING_REQUESTERS) {
       throw new NetdOperationError(
@@ -67,77 +104,87 @@ export class TetherController {
       );
     }
     this.#requesters.add(requester);
-    await this.#apply();
-  }
-
-  /** Removes a requester (idempotent) and rewrites the sysctls. */
-  async disableForwarding(requester: string): Promise<void> {
-    this.#requesters.delete(requester);
-    await this.#apply();
-  }
-
-  async #write(path: string, value: string): Promise<void> {
-    if (!this.#originals.has(path)) {
-      const original = await this.#net.readSysctl(path);
-      this.#originals.set(path, original);
-      this.#stateFile?.update((s) => {
-        s.sysctls[path] = original;
-      });
-    }
-    await this.#net.writeSysctl(path, value);
-  }
-
-  /** Writes every sysctl; the first failure is rethrown after all were tried. */
-  async #apply(): Promise<void> {
-    const value = this.#requesters.size > 0 ? '1' : '0';
-    const errors: unknown[] = [];
-    const attempt = async (path: string, v: string): Promise<void> => {
+    if (this.#saved === undefined) {
       try {
-        await this.#write(path, v);
+        await this.#snapshot();
+      } catch (error: unknown) {
+        this.#requesters.delete(requester);
+        throw error;
+      }
+    }
+    const errors: unknown[] = [];
+    for (const path of GLOBAL_SWITCHES) {
+      try {
+        await this.#net.writeSysctl(path, '1');
       } catch (error: unknown) {
         errors.push(error);
       }
-    };
-    await attempt(IPV4_FORWARDING, value);
-    await attempt(IPV6_FORWARDING, value);
-    if (this.#requesters.size === 0) {
-      for (const family of [4, 6] as const satisfies readonly Family[]) {
-        let entries: string[] = [];
-        try {
-          entries = await this.#net.listConfEntries(family);
-        } catch (error: unknown) {
-          errors.push(error);
+    }
+    if (errors.length > 0) throw asOperationError(errors[0]);
+  }
+
+  /** Removes a requester (idempotent); when none is left the host's values come back. */
+  async disableForwarding(requester: string): Promise<void> {
+    this.#requesters.delete(requester);
+    if (this.#requesters.size > 0 || this.#saved === undefined) return;
+    await this.#restore(true);
+  }
+
+  async #snapshot(): Promise<void> {
+    const saved: Record<string, string> = {};
+    saved[IPV4_FORWARDING] = await this.#net.readSysctl(IPV4_FORWARDING);
+    for (const family of [4, 6] as const satisfies readonly Family[]) {
+      const entries = await this.#net.listConfEntries(family);
+      // `all` and `default` first: restoring them after the switches, before the interfaces.
+      const ordered = [
+        ...entries.filter((e) => e === 'all'),
+        ...entries.filter((e) => e === 'default'),
+        ...entries.filter((e) => e !== 'all' && e !== 'default'),
+      ];
+      for (const entry of ordered) {
+        for (const key of CONF_KEYS) {
+          const path = `ipv${family}/conf/${entry}/${key}`;
+          try {
+            saved[path] = await this.#net.readSysctl(path);
+          } catch (error: unknown) {
+            // An interface that vanished while listing.
+            if (!(error instanceof NetdOperationError && error.errno === 'ENOENT')) throw error;
+          }
         }
-        for (const entry of entries)
-          await attempt(`ipv${family}/conf/${entry}/accept_redirects`, '0');
       }
     }
-    if (errors.length > 0) {
-      const first = errors[0];
-      throw first instanceof NetdOperationError
-        ? first
-        : new NetdOperationError('EIO', 'Cannot set IP forwarding', { cause: first });
-    }
+    this.#stateFile?.update((s) => {
+      s.sysctls = saved;
+    });
+    this.#saved = saved;
+  }
+
+  async #restore(throwOnProblem: boolean): Promise<string[]> {
+    const saved = this.#saved;
+    if (saved === undefined) return [];
+    const problems = await restoreSysctls(this.#net, saved);
+    this.#saved = undefined;
+    this.#stateFile?.update((s) => {
+      s.sysctls = {};
+    });
+    if (throwOnProblem && problems.length > 0)
+      throw new NetdOperationError('EIO', `Cannot restore sysctls: ${problems.join('; ')}`);
+    return problems;
   }
 
   /**
-   * Restores every sysctl this controller wrote (forwarding first, then the rest).
+   * Restores the host's values if forwarding was changed.
    *
    * @returns one message per sysctl that could not be restored (vanished interfaces excluded)
    */
   async shutdown(): Promise<string[]> {
-    const problems: string[] = [];
     this.#requesters.clear();
-    for (const [path, original] of this.#originals) {
-      try {
-        await this.#net.writeSysctl(path, original);
-      } catch (error: unknown) {
-        if (!(error instanceof NetdOperationError && error.errno === 'ENOENT')) {
-          problems.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-    }
-    this.#originals.clear();
-    return problems;
+    return this.#restore(false);
   }
+}
+
+function asOperationError(error: unknown): NetdOperationError {
+  return error instanceof NetdOperationError
+    ? error
+    : new NetdOperationError('EIO', 'Cannot set IP forwarding', { cause: error });
 }

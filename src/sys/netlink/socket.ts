@@ -80,6 +80,11 @@ export interface NetlinkRequestOptions {
   readonly operation?: string;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Extra `nlmsg_flags` of a request, ORed into `NLM_F_REQUEST | NLM_F_ACK` (e.g.
+   * `NLM_F_CREATE | NLM_F_EXCL` for rtnetlink objects). Ignored by dumps.
+   */
+  readonly flags?: number;
 }
 
 function kernelAddress(): Uint8Array {
@@ -155,7 +160,8 @@ export class NetlinkSocket {
    * @throws {MalformedNetlinkMessageError} on an unparsable reply.
    */
   request(message: Uint8Array, options: NetlinkRequestOptions = {}): Promise<NetlinkMessage[]> {
-    return this.#enqueue(() => this.#exchange(message, NLM_F_REQUEST | NLM_F_ACK, false, options));
+    const flags = NLM_F_REQUEST | NLM_F_ACK | ((options.flags ?? 0) & 0xffff);
+    return this.#enqueue(() => this.#exchange(message, flags, false, options));
   }
 
   /**
