@@ -31,7 +31,8 @@ async function cmd(...words: string[]): Promise<string> {
   return lines.join('\n');
 }
 
-function baseRules(): string[] {
+/** The base rules beside the host's own (`family` decides whether `32767 default` exists). */
+function baseRules(family: 4 | 6 = 4, networks: readonly number[] = []): string[] {
   return [
     '0: from all lookup local',
     '10000: from all fwmark 0xc0000/0xd0000 lookup 99',
@@ -39,7 +40,9 @@ function baseRules(): string[] {
     '15000: from all fwmark 0/0x10000 lookup 99',
     '16000: from all fwmark 0/0x10000 lookup 98',
     '17000: from all fwmark 0/0x10000 lookup 97',
-    '32000: from all unreachable',
+    '32000: from all fwmark 0x63/0xffff unreachable',
+    ...networks.map((n) => `32000: from all fwmark 0x${n.toString(16)}/0xffff unreachable`),
+    ...ORIGINAL_RULES[family].slice(1),
   ];
 }
 
@@ -65,18 +68,18 @@ test('tsnetd creates its socket with mode 0660', () => {
   assert.equal(st.mode & 0o777, 0o660);
 });
 
-test('start-up installs exactly the base rules, the mangle chain and forwarding off', () => {
+test('start-up adds the base rules beside the host rules, the mangle chain, and no sysctl change', () => {
   for (const family of [4, 6] as const) {
-    assert.deepEqual(ns.rules(family), baseRules());
+    assert.deepEqual(ns.rules(family), baseRules(family));
     assert.deepEqual(ns.mangle(family), [
       ...POLICIES,
       '-N routectrl_mangle_INPUT',
       '-A INPUT -j routectrl_mangle_INPUT',
     ]);
   }
-  assert.equal(ns.sysctl('ipv4/ip_forward'), '0');
+  assert.equal(ns.sysctl('ipv4/ip_forward'), '1', 'host value kept');
   assert.equal(ns.sysctl('ipv6/conf/all/forwarding'), '0');
-  assert.equal(ns.sysctl('ipv4/conf/all/accept_redirects'), '0');
+  assert.equal(ns.sysctl('ipv4/conf/all/accept_redirects'), '1', 'host value kept');
 });
 
 test('network create + interface add install the per-interface rules and marks (IPv4 and IPv6)', async () => {
@@ -90,19 +93,20 @@ test('network create + interface add install the per-interface rules and marks (
     'adding twice is a no-op',
   );
   assert.equal(await cmd('ipfwd', 'add', 'wlan0', 'oem0'), '200 0 ipfwd operation succeeded');
-  const expected = sortRules([
-    ...baseRules(),
-    `10500: from all iif lo oif oem0 uidrange 0-0 lookup ${t0}`,
-    `10500: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 uidrange 0-0 lookup ${t1}`,
-    `13000: from all fwmark 0x10002/0x1ffff iif lo lookup ${t0}`,
-    `13000: from all fwmark 0xd0003/0xdffff iif lo lookup ${t1}`,
-    `14000: from all iif lo oif oem0 lookup ${t0}`,
-    `14000: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 lookup ${t1}`,
-    `18000: from all iif wlan0 lookup ${t0}`,
-    `19000: from all fwmark 0x2/0x1ffff iif lo lookup ${t0}`,
-  ]);
+  const expected = (family: 4 | 6) =>
+    sortRules([
+      ...baseRules(family, [2, 3]),
+      `10500: from all iif lo oif oem0 uidrange 0-0 lookup ${t0}`,
+      `10500: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 uidrange 0-0 lookup ${t1}`,
+      `13000: from all fwmark 0x10002/0x1ffff iif lo lookup ${t0}`,
+      `13000: from all fwmark 0xd0003/0xdffff iif lo lookup ${t1}`,
+      `14000: from all iif lo oif oem0 lookup ${t0}`,
+      `14000: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 lookup ${t1}`,
+      `18000: from all iif wlan0 lookup ${t0}`,
+      `19000: from all fwmark 0x2/0x1ffff iif lo lookup ${t0}`,
+    ]);
   for (const family of [4, 6] as const) {
-    assert.deepEqual(ns.rules(family), expected, `IPv${family} rules`);
+    assert.deepEqual(ns.rules(family), expected(family), `IPv${family} rules`);
     assert.deepEqual(ns.mangle(family), [
       ...POLICIES,
       '-N routectrl_mangle_INPUT',
@@ -299,8 +303,17 @@ test('ndc prints every reply line and exits 0 on any final reply', async () => {
   assert.equal(seq.stdout, '500 42 Unknown argument\n');
 });
 
-test('ipfwd enable/disable drive the forwarding sysctls from the requester set', async () => {
+test('ipfwd enable/disable drive the forwarding sysctls from the requester set; the last one gone restores the host values', async () => {
   const read = () => [ns.sysctl('ipv4/ip_forward'), ns.sysctl('ipv6/conf/all/forwarding')];
+  // Host values the kernel would rewrite as a side effect of the forwarding switches.
+  ns.exec('sysctl', [
+    '-qw',
+    'net.ipv4.conf.all.accept_redirects=1',
+    'net.ipv6.conf.oem0.forwarding=1',
+    'net.ipv4.conf.wlan0.forwarding=0',
+    'net.ipv4.conf.default.forwarding=0',
+  ]);
+  const host = ns.forwardingSysctls();
   assert.equal(await cmd('ipfwd', 'enable', 'tethering'), '200 0 ipfwd operation succeeded');
   assert.deepEqual(read(), ['1', '1']);
   assert.equal(await cmd('ipfwd', 'enable', 'vendor'), '200 0 ipfwd operation succeeded');
@@ -314,27 +327,27 @@ test('ipfwd enable/disable drive the forwarding sysctls from the requester set',
     'net.ipv6.conf.wlan0.accept_redirects=1',
   ]);
   assert.equal(await cmd('ipfwd', 'disable', 'vendor'), '200 0 ipfwd operation succeeded');
-  assert.deepEqual(read(), ['0', '0']);
   assert.equal(await cmd('ipfwd', 'status'), '211 0 Forwarding disabled');
-  for (const entry of ['all', 'default', 'oem0', 'wlan0', 'rmnet_data0']) {
-    assert.equal(ns.sysctl(`ipv4/conf/${entry}/accept_redirects`), '0', `ipv4 ${entry}`);
-    assert.equal(ns.sysctl(`ipv6/conf/${entry}/accept_redirects`), '0', `ipv6 ${entry}`);
-  }
+  // Every value as the host had it before the first request (the test's own writes while
+  // forwarding was on are undone too: they were not the host's values before tsnetd changed them).
+  assert.deepEqual(ns.forwardingSysctls(), host);
   assert.equal(await cmd('ipfwd', 'disable', 'never-enabled'), '200 0 ipfwd operation succeeded');
+  assert.deepEqual(ns.forwardingSysctls(), host);
 });
 
 test('interface remove deletes its rules and mark, flushes its table and its tethering rules', async () => {
   assert.equal(await cmd('ipfwd', 'add', 'oem0', 'rmnet_data0'), '200 0 ipfwd operation succeeded');
   assert.equal(await cmd('network', 'interface', 'remove', 'oem1', 'oem0'), '200 0 success');
-  const expected = sortRules([
-    ...baseRules(),
-    `10500: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 uidrange 0-0 lookup ${t1}`,
-    `13000: from all fwmark 0xd0003/0xdffff iif lo lookup ${t1}`,
-    `14000: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 lookup ${t1}`,
-    `18000: from all iif wlan0 lookup ${t0}`,
-  ]);
+  // The tethering rules into oem0's table go too: nothing of the old table remains.
+  const expected = (family: 4 | 6) =>
+    sortRules([
+      ...baseRules(family, [2, 3]),
+      `10500: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 uidrange 0-0 lookup ${t1}`,
+      `13000: from all fwmark 0xd0003/0xdffff iif lo lookup ${t1}`,
+      `14000: from all fwmark 0xc0000/0xc0000 iif lo oif rmnet_data0 lookup ${t1}`,
+    ]);
   for (const family of [4, 6] as const) {
-    assert.deepEqual(ns.rules(family), expected, `IPv${family} rules`);
+    assert.deepEqual(ns.rules(family), expected(family), `IPv${family} rules`);
     assert.deepEqual(ns.routes(family, t0), [], `IPv${family} table ${t0} flushed`);
     assert.deepEqual(ns.mangle(family), [
       ...POLICIES,
@@ -343,7 +356,11 @@ test('interface remove deletes its rules and mark, flushes its table and its tet
       '-A routectrl_mangle_INPUT -i rmnet_data0 -j MARK --set-xmark 0xf0003/0xffefffff',
     ]);
   }
-  assert.equal(await cmd('ipfwd', 'remove', 'wlan0', 'oem0'), '200 0 ipfwd operation succeeded');
+  assert.equal(
+    await cmd('ipfwd', 'remove', 'wlan0', 'oem0'),
+    '400 0 ipfwd operation failed (No such file or directory)',
+    'already removed with the interface',
+  );
   assert.equal(await cmd('network', 'destroy', 'oem1'), '200 0 success');
   assert.equal(
     await cmd('network', 'interface', 'add', 'oem1', 'oem0'),

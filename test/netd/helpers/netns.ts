@@ -67,6 +67,34 @@ export class Netns {
     return lines(this.exec(family === 4 ? 'iptables' : 'ip6tables', ['-w', '-t', 'mangle', '-S']));
   }
 
+  /** Every `forwarding` / `accept_redirects` sysctl (all, default, each link; v4, v6) and ip_forward. */
+  forwardingSysctls(): string[] {
+    return lines(
+      this.exec('sysctl', [
+        '-a',
+        '-r',
+        '^net\\.ipv[46]\\.(ip_forward$|conf\\..*\\.(forwarding|accept_redirects)$)',
+      ]),
+    );
+  }
+
+  /**
+   * The whole routing and filtering state compared by the coexistence tests: rules, every route
+   * of every table, iptables-save (counters dropped) and the forwarding sysctls.
+   */
+  snapshot(): Record<string, string[]> {
+    const strip = (l: string) => !l.startsWith('#');
+    return {
+      rules4: this.rules(4),
+      rules6: this.rules(6),
+      routes4: lines(run('ip', ['-n', this.name, '-4', 'route', 'show', 'table', 'all'])),
+      routes6: lines(run('ip', ['-n', this.name, '-6', 'route', 'show', 'table', 'all'])),
+      iptables: lines(this.exec('iptables-save', [])).filter(strip),
+      ip6tables: lines(this.exec('ip6tables-save', [])).filter(strip),
+      sysctls: this.forwardingSysctls(),
+    };
+  }
+
   sysctl(path: string): string {
     return this.exec('cat', [`/proc/sys/net/${path}`]).trim();
   }
