@@ -368,9 +368,9 @@ export class RouteController {
       const taken = [...new Set(await this.#net.rulePriorities(family))].filter((p) =>
         NETD_RULE_PRIORITIES.has(p),
       );
-      for (const priority of taken) {
+      if (taken.length > 0) {
         problems.push(
-          `an IPv${family} rule at priority ${priority} exists that tsnetd did not install (tsnetd installs its rules there and removes every rule there when recovering)`,
+          `IPv${family} rules at priority ${taken.join(', ')} exist that tsnetd did not install (tsnetd installs its own rules at these priorities and removes every rule there after a crash)`,
         );
       }
       for (const table of FIXED_TABLES) {

@@ -20,14 +20,16 @@ after(() => {
   dir.remove();
 });
 
-test('review: SIGKILL, restart, SIGTERM restores the original rules, sysctls and routes', async () => {
+test('review: SIGKILL, restart, SIGTERM leaves the namespace exactly as before (rules, routes, iptables, sysctls)', async () => {
   ns.addLink('oem0');
   const table = ns.ifindex('oem0') + 1000;
-  // Original state: an operator rule, forwarding on.
+  // Original state: an operator rule, forwarding off, redirects accepted.
   ns.exec('ip', ['rule', 'add', 'prio', '5000', 'lookup', '200']);
-  ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=0', 'net.ipv4.conf.all.accept_redirects=1']);
   const rules4 = ns.rules(4);
   const rules6 = ns.rules(6);
+  await ns.settle();
+  const host = ns.snapshot();
   assert.ok(rules4.some((l) => l.startsWith('5000:')));
   const socketPath = join(dir.path, 'netd');
 
@@ -39,20 +41,26 @@ test('review: SIGKILL, restart, SIGTERM restores the original rules, sysctls and
   ]) {
     assert.equal((await ndc(socketPath, words)).stdout, '200 0 success\n', words.join(' '));
   }
-  assert.equal(ns.sysctl('ipv4/ip_forward'), '0');
+  assert.equal(
+    (await ndc(socketPath, ['ipfwd', 'enable', 'tether'])).stdout,
+    '200 0 ipfwd operation succeeded\n',
+  );
+  assert.equal(ns.sysctl('ipv4/ip_forward'), '1');
+  assert.equal(ns.sysctl('ipv4/conf/all/accept_redirects'), '0', 'kernel side effect');
   first.process.kill('SIGKILL');
   await first.exited();
   assert.ok(existsSync(`${socketPath}.state`), 'state file survives the SIGKILL');
 
   const second = await Daemon.start(ns, socketPath);
   assert.match(second.stderr, /recovering from an unclean stop/);
-  // The dead daemon's route is gone; its rules were flushed by the new start-up.
+  // The dead daemon's route is gone, its sysctls are the host's again already.
   assert.deepEqual(ns.routes(4, table), []);
+  assert.deepEqual(ns.forwardingSysctls(), host.sysctls);
   assert.equal(await second.stop(), 0);
 
   assert.deepEqual(ns.rules(4), rules4);
   assert.deepEqual(ns.rules(6), rules6);
-  assert.equal(ns.sysctl('ipv4/ip_forward'), '1');
+  assert.deepEqual(ns.snapshot(), host);
   assert.deepEqual(
     ns.mangle(4).filter((l) => l.includes('routectrl')),
     [],

@@ -40,6 +40,15 @@ export class Netns {
     run('ip', ['-n', this.name, 'link', 'set', name, 'up']);
   }
 
+  /** Waits until IPv6 duplicate address detection is over (link-local routes are in place). */
+  async settle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (run('ip', ['-n', this.name, '-6', 'addr', 'show', 'tentative']).trim() !== '') {
+      if (Date.now() > deadline) throw new Error(`DAD did not finish in ${this.name}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   ifindex(name: string): number {
     const m = /^(\d+):/.exec(run('ip', ['-n', this.name, '-o', 'link', 'show', 'dev', name]));
     if (m?.[1] === undefined) throw new Error(`no ifindex for ${name}`);
@@ -83,14 +92,13 @@ export class Netns {
    * of every table, iptables-save (counters dropped) and the forwarding sysctls.
    */
   snapshot(): Record<string, string[]> {
-    const strip = (l: string) => !l.startsWith('#');
     return {
       rules4: this.rules(4),
       rules6: this.rules(6),
       routes4: lines(run('ip', ['-n', this.name, '-4', 'route', 'show', 'table', 'all'])),
       routes6: lines(run('ip', ['-n', this.name, '-6', 'route', 'show', 'table', 'all'])),
-      iptables: lines(this.exec('iptables-save', [])).filter(strip),
-      ip6tables: lines(this.exec('ip6tables-save', [])).filter(strip),
+      iptables: withoutEmptyTables(lines(this.exec('iptables-save', []))),
+      ip6tables: withoutEmptyTables(lines(this.exec('ip6tables-save', []))),
       sysctls: this.forwardingSysctls(),
     };
   }
@@ -110,6 +118,30 @@ export class Netns {
       // already gone
     }
   }
+}
+
+/**
+ * iptables-save output without comments, counters and tables that hold nothing (only built-in
+ * chains with policy ACCEPT): with the nf_tables backend such a table, once created by any
+ * iptables call, stays registered, and iptables has no command that removes it. It has no effect
+ * on any packet.
+ */
+export function withoutEmptyTables(saved: readonly string[]): string[] {
+  const out: string[] = [];
+  let block: string[] = [];
+  for (const raw of saved) {
+    if (raw.startsWith('#')) continue;
+    const line = raw.replace(/ \[\d+:\d+\]$/, '');
+    block.push(line);
+    if (line === 'COMMIT') {
+      const empty = block.every(
+        (l) => l.startsWith('*') || /^:[A-Z]+ ACCEPT$/.test(l) || l === 'COMMIT',
+      );
+      if (!empty) out.push(...block);
+      block = [];
+    }
+  }
+  return [...out, ...block];
 }
 
 export function lines(text: string): string[] {
