@@ -190,8 +190,8 @@ export class StateFile {
         try {
           value = JSON.parse(text);
           reason = invalidReason(value);
-        } catch (error: unknown) {
-          reason = `it is not complete JSON (${error instanceof Error ? error.message : String(error)})`;
+        } catch {
+          reason = 'it is not complete JSON (truncated or garbage)';
         }
       }
       if (reason !== undefined) {
