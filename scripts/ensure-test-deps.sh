@@ -14,6 +14,7 @@ declare -A need=(
   [cpio]=cpio
   [gcc]=gcc
   [strace]=strace
+  [ping]=iputils-ping
   [setpriv]=util-linux
   [openssl]=openssl
 )
