@@ -14,7 +14,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { ToolFailedError } from './errors.ts';
 
 /** The environment every tool netd runs gets (nothing inherited). */
-export const NETD_TOOL_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({ LC_ALL: 'C' });
+export const NETD_TOOL_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({
+  LC_ALL: 'C',
+});
 /** A transaction that takes longer than this kills the tool (it waits for the xtables lock). */
 export const IPTABLES_RESTORE_TIMEOUT_MS = 30_000;
 /** Most stderr kept per process (for the error message). */

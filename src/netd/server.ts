@@ -183,7 +183,7 @@ export interface NetdServerStats {
  *
  * @example
  * ```ts
- * const netd = await Netd.start(new IpRouteLinuxNet());
+ * const netd = await Netd.start(new KernelLinuxNet());
  * const server = await NetdServer.listen({ socketPath: '/run/tsnetd/netd', execute: (argv) => netd.execute(argv) });
  * // …
  * await server.close();
