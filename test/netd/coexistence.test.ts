@@ -7,6 +7,8 @@
  * SIGKILL and restart; after each clean stop the namespace is exactly as before (`ip rule`,
  * `ip -6 rule`, every route of every table, iptables-save, ip6tables-save, every forwarding and
  * accept_redirects sysctl).
+ *
+ * @requires root (network namespaces, veth, iptables, ping)
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';

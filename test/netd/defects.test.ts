@@ -4,6 +4,8 @@
  * files that are empty/truncated/garbage/`{}`, interface names with `+ ~ @ #`, an interface
  * deleted and re-created under the same name, foreign state in netd's rule priorities and
  * tables, unsafe state directories and symlinks, and no `ip` process per command.
+ *
+ * @requires root (network namespaces, iptables, strace)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

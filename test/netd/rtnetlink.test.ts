@@ -6,6 +6,8 @@
  * from its hex dump of the data sent). `nlmsg_seq` and `nlmsg_pid` are zeroed on both sides.
  * Requests that iproute2 sends without `NLM_F_ACK` (its link lookup, its flush deletes) are
  * compared without the flags word: netd's socket always asks for the ACK.
+ *
+ * @requires root (network namespaces, iproute2 under strace)
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
