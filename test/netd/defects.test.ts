@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -236,10 +237,19 @@ test('issue 12: a state directory writable by others is refused; symlinks are ne
   const open = join(dir.path, 'open');
   mkdirSync(open, { mode: 0o700 });
   chmodSync(open, 0o777);
-  const refused = Daemon.spawn(ns, join(open, 'netd'));
+  const refused = Daemon.spawn(ns, socketPath(), ['--state', join(open, 'netd.state')]);
   assert.equal(await refused.exited(), 1);
   assert.match(refused.stderr, /Cannot use state directory ".*open": writable by group or others/);
   assert.ok(!existsSync(join(open, 'netd.state')));
+  const owned = join(dir.path, 'owned');
+  mkdirSync(owned, { mode: 0o700 });
+  chownSync(owned, 1000, 1000);
+  const notRoot = Daemon.spawn(ns, socketPath(), ['--state', join(owned, 'netd.state')]);
+  assert.equal(await notRoot.exited(), 1);
+  assert.match(
+    notRoot.stderr,
+    /Cannot use state directory ".*owned": owned by uid 1000, not by root/,
+  );
 
   // A state file that is a symlink is refused (not read, not replaced).
   const victim = join(dir.path, 'victim');
