@@ -110,6 +110,9 @@ before(async () => {
   assert.ok(existsSync(WRAPPER_JS), `${WRAPPER_JS} is missing: run "npm run build" first`);
   for (const link of ['oem0', 'wlan0', 'rmnet_data0']) ns.addLink(link);
   other.addLink('oem0');
+  // IPv6 DAD would otherwise change `ip addr` (tentative) between two snapshots.
+  await ns.settle();
+  await other.settle();
   chmodSync(dir.path, 0o755);
   mkdirSync(join(dir.path, 'run'), { mode: 0o755 });
   mkdirSync(links);
