@@ -1,19 +1,31 @@
 /**
- * Protected UDP throughput over loopback (`node --import tsx bench/ipsec.bench.ts`).
+ * Protected UDP against plain `dgram` over loopback (`npm run bench -- ipsec`).
  *
- * For 64- and 1400-byte payloads, measured in one run with the same send loop (batches of 32
- * sends, then one event-loop turn so the receiver reads):
- *   (a) plain `dgram`;
- *   (b) the composed ceiling: plain `dgram` + the raw `node:crypto` AES-GCM-128 seal before each
- *       send and open after each receive, on the same payloads;
- *   (c) `IpSecDatagramSocket` with an AES-GCM-128 transport transform (ESP-in-UDP).
- * Closed loop (at most 128 datagrams unreceived). Reports datagrams/s received and c/b (target ≥ 0.85). Then a crypto-only measurement of moving
- * the AEAD off the main thread: synchronous `node:crypto` vs WebCrypto (`crypto.subtle`, which runs
- * on the libuv thread pool) with 32 operations in flight.
+ * Three cases, interleaved A B C A B C … for ROUNDS rounds (default 7), for 64- and 1400-byte
+ * payloads and for AES-GCM-128 and ChaCha20-Poly1305:
+ *   A plain: two `dgram` sockets;
+ *   B lean ceiling: the same two sockets, plus the ESP engine's own `EspOutboundSa.seal()` before
+ *     each send and `EspInboundSa.open()` after each receive — the crypto work every protected
+ *     datagram needs and nothing else (no socket layer, no statistics, no inner UDP header);
+ *   C protected: two `IpSecDatagramSocket`s of one manager with a transport-mode transform
+ *     (ESP-in-UDP through an encapsulation socket).
+ * Each case is a closed send loop with a window of 64 datagrams: 64 are sent, and every datagram
+ * received lets one more go (a refill timer restarts the loop if loopback ever drops one). Per
+ * round: datagrams received per second and process CPU µs per datagram (user + system, both
+ * ends). Reported: the median and the range (min–max) over the rounds, and the ratio of medians.
+ *
+ * Then ping-pong (one datagram in flight, echoed back): p50 and p99 round-trip time, plain and
+ * protected, interleaved per round. Last, ESP seal+open µs per packet (one SA pair, 64 B).
+ *
+ * Environment: TSNETD_BENCH_MS (one case of one round, default 1000), TSNETD_BENCH_ROUNDS (7),
+ * TSNETD_ESP_CRYPTO=node-crypto to measure the node:crypto fallback.
+ *
+ * @module
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import os from 'node:os';
+import { EspInboundSa, EspOutboundSa, espCryptoProvider } from '../src/esp/mod.ts';
 import {
   IpSecAlgorithm,
   type IpSecDatagramSocket,
@@ -21,182 +33,330 @@ import {
   IpSecTransform,
 } from '../src/ipsec/mod.ts';
 
-const SIZES = [64, 1400];
-const DURATION_MS = Number(process.env.TSNETD_BENCH_MS ?? 1500);
-const BATCH = 32;
-const WINDOW = 128;
+const DURATION_MS = Number(process.env.TSNETD_BENCH_MS ?? 1000);
+const ROUNDS = Math.max(5, Number(process.env.TSNETD_BENCH_ROUNDS ?? 7));
+const WINDOW = 64;
+const PING_COUNT = Number(process.env.TSNETD_BENCH_PINGS ?? 2000);
 const LO = '127.0.0.1';
+const SIZES = [64, 1400];
 
-type Sender = (payload: Buffer) => Promise<void>;
+type Suite = 'AES-GCM-128' | 'ChaCha20-Poly1305';
+const SUITES: readonly Suite[] = ['AES-GCM-128', 'ChaCha20-Poly1305'];
 
-/**
- * Closed loop: sends batches of BATCH while at most WINDOW datagrams are unreceived, so the
- * receiver is never overrun (loss would measure the socket buffer, not the data path).
- * Returns datagrams received per second.
- */
-async function run(send: Sender, received: () => number, size: number): Promise<number> {
+function espAead(suite: Suite, key: Uint8Array) {
+  return suite === 'AES-GCM-128'
+    ? ({ name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 } as const)
+    : ({ name: 'rfc7539esp(chacha20,poly1305)', key, icvLengthBits: 128 } as const);
+}
+function ipsecAead(suite: Suite, key: Uint8Array): IpSecAlgorithm {
+  return suite === 'AES-GCM-128'
+    ? new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, key, 128)
+    : new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_CHACHA20_POLY1305, key, 128);
+}
+function keyLength(suite: Suite): number {
+  return suite === 'AES-GCM-128' ? 20 : 36;
+}
+
+/** A sending end and a receiving end, whatever the transport. */
+interface Lane {
+  send(payload: Uint8Array, done: () => void): void;
+  onReceive(handler: () => void): void;
+  close(): Promise<void>;
+}
+
+interface Sample {
+  readonly rate: number;
+  readonly cpuUs: number;
+}
+
+/** Closed loop with a window of WINDOW datagrams for DURATION_MS. */
+async function closedLoop(lane: Lane, size: number): Promise<Sample> {
   const payload = randomBytes(size);
-  const start = performance.now();
-  const startCount = received();
   let sent = 0;
-  while (performance.now() - start < DURATION_MS) {
-    if (sent - (received() - startCount) > WINDOW) {
-      await new Promise((r) => setImmediate(r));
-      continue;
+  let received = 0;
+  let running = true;
+  const noop = (): void => undefined;
+  const pump = (): void => {
+    while (running && sent - received < WINDOW) {
+      sent++;
+      lane.send(payload, noop);
     }
-    const batch: Promise<void>[] = [];
-    for (let i = 0; i < BATCH; i++) batch.push(send(payload));
-    sent += BATCH;
-    await Promise.all(batch);
-    await new Promise((r) => setImmediate(r));
-  }
-  return ((received() - startCount) * 1000) / (performance.now() - start);
+  };
+  lane.onReceive(() => {
+    received++;
+    pump();
+  });
+  // Warm-up, then measure.
+  pump();
+  await new Promise((r) => setTimeout(r, 100));
+  const refill = setInterval(() => {
+    // A datagram lost on loopback would stall the window: forget it.
+    if (sent - received >= WINDOW) received = sent - WINDOW + 1;
+    pump();
+  }, 50);
+  const startCount = received;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, DURATION_MS));
+  const n = received - startCount;
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  running = false;
+  clearInterval(refill);
+  await new Promise((r) => setTimeout(r, 30));
+  return { rate: (n * 1000) / elapsed, cpuUs: (cpu.user + cpu.system) / Math.max(1, n) };
 }
 
-async function plainPair(
-  onMessage: (msg: Buffer) => void,
-): Promise<{ a: Socket; b: Socket; port: number }> {
-  const a = createSocket('udp4');
-  const b = createSocket('udp4');
-  await new Promise<void>((r) => a.bind(0, LO, r));
-  await new Promise<void>((r) => b.bind(0, LO, r));
-  b.on('message', onMessage);
-  return { a, b, port: b.address().port };
+async function bound(): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, LO, r));
+  return s;
 }
 
-function sendPlain(s: Socket, msg: Uint8Array, port: number): Promise<void> {
-  return new Promise((resolve, reject) =>
-    s.send(msg, port, LO, (e) => (e ? reject(e) : resolve())),
-  );
+async function plainLane(): Promise<Lane> {
+  const a = await bound();
+  const b = await bound();
+  const port = b.address().port;
+  let handler = (): void => undefined;
+  b.on('message', () => handler());
+  return {
+    send: (p, done) => a.send(p, port, LO, done),
+    onReceive: (h) => {
+      handler = h;
+    },
+    close: async () => {
+      a.close();
+      b.close();
+    },
+  };
 }
 
-const key = randomBytes(16);
-const salt = randomBytes(4);
-let counter = 0n;
-/** Raw AES-GCM seal in RFC 4106 shape (8-byte IV, AAD = SPI‖seq). */
-function rawSeal(payload: Uint8Array): Buffer {
-  const iv = Buffer.alloc(8);
-  iv.writeBigUInt64BE(++counter);
-  const aad = Buffer.alloc(8);
-  aad.writeUInt32BE(0x1234, 0);
-  aad.writeUInt32BE(Number(counter & 0xffffffffn), 4);
-  const c = createCipheriv('aes-128-gcm', key, Buffer.concat([salt, iv]));
-  c.setAAD(aad);
-  const ct = c.update(payload);
-  c.final();
-  return Buffer.concat([aad, iv, ct, c.getAuthTag()]);
-}
-function rawOpen(packet: Buffer): Buffer {
-  const d = createDecipheriv('aes-128-gcm', key, Buffer.concat([salt, packet.subarray(8, 16)]));
-  d.setAAD(packet.subarray(0, 8));
-  d.setAuthTag(packet.subarray(packet.length - 16));
-  const pt = d.update(packet.subarray(16, packet.length - 16));
-  d.final();
-  return pt;
+async function ceilingLane(suite: Suite): Promise<Lane> {
+  const a = await bound();
+  const b = await bound();
+  const port = b.address().port;
+  const key = randomBytes(keyLength(suite));
+  const out = new EspOutboundSa({ spi: 0x1234, aead: espAead(suite, key) });
+  const inb = new EspInboundSa({ spi: 0x1234, aead: espAead(suite, key), replayWindowSize: 4096 });
+  let handler = (): void => undefined;
+  b.on('message', (msg: Buffer) => {
+    if (inb.open(msg).ok) handler();
+  });
+  return {
+    send: (p, done) => a.send(out.seal(p, 17), port, LO, done),
+    onReceive: (h) => {
+      handler = h;
+    },
+    close: async () => {
+      a.close();
+      b.close();
+      out.dispose();
+      inb.dispose();
+    },
+  };
 }
 
-async function protectedPair(): Promise<{
+async function protectedPair(suite: Suite): Promise<{
   ipsec: IpSecManager;
   a: IpSecDatagramSocket;
   b: IpSecDatagramSocket;
-  port: number;
+  aPort: number;
+  bPort: number;
 }> {
-  const ipsec = await IpSecManager.create();
+  const ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
   const encap = await ipsec.openUdpEncapsulationSocket();
-  const spi = await ipsec.allocateSecurityParameterIndex(LO);
-  const t = await new IpSecTransform.Builder(ipsec)
-    .setAuthenticatedEncryption(
-      new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128),
-    )
-    .setIpv4Encapsulation(encap, encap.getPort())
-    .buildTransportModeTransform(LO, spi);
+  const transform = async () => {
+    const spi = await ipsec.allocateSecurityParameterIndex(LO);
+    return new IpSecTransform.Builder(ipsec)
+      .setAuthenticatedEncryption(ipsecAead(suite, randomBytes(keyLength(suite))))
+      .setIpv4Encapsulation(encap, encap.getPort())
+      .buildTransportModeTransform(LO, spi);
+  };
+  const ab = await transform();
+  const ba = await transform();
   const a = ipsec.createDatagramSocket('udp4');
   const b = ipsec.createDatagramSocket('udp4');
-  await a.bind(0, LO);
-  const port = (await b.bind(0, LO)).port;
-  await ipsec.applyTransportModeTransform(a, IpSecManager.DIRECTION_OUT, t);
-  await ipsec.applyTransportModeTransform(b, IpSecManager.DIRECTION_IN, t);
-  return { ipsec, a, b, port };
+  const aPort = (await a.bind(0, LO)).port;
+  const bPort = (await b.bind(0, LO)).port;
+  await ipsec.applyTransportModeTransform(a, IpSecManager.DIRECTION_OUT, ab);
+  await ipsec.applyTransportModeTransform(b, IpSecManager.DIRECTION_IN, ab);
+  await ipsec.applyTransportModeTransform(b, IpSecManager.DIRECTION_OUT, ba);
+  await ipsec.applyTransportModeTransform(a, IpSecManager.DIRECTION_IN, ba);
+  const check = new Promise<Buffer>((r) => b.once('message', r));
+  await a.send(Buffer.from('verify'), bPort, LO);
+  if (String(await check) !== 'verify') throw new Error('protected path returned wrong bytes');
+  return { ipsec, a, b, aPort, bPort };
 }
 
-async function offMainThread(size: number): Promise<{ sync: number; subtle: number }> {
-  const payload = randomBytes(size);
-  let n = 0;
-  let start = performance.now();
-  while (performance.now() - start < DURATION_MS / 2) {
-    rawOpen(rawSeal(payload));
-    n++;
-  }
-  const sync = (n * 1000) / (performance.now() - start);
-  const k = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
-  const iv = randomBytes(12);
-  const one = async () => {
-    const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, k, payload);
-    await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, k, ct);
+async function protectedLane(suite: Suite): Promise<Lane> {
+  const { ipsec, a, b, bPort } = await protectedPair(suite);
+  let handler = (): void => undefined;
+  b.on('message', () => handler());
+  return {
+    send: (p, done) => {
+      a.send(p, bPort, LO).then(done, done);
+    },
+    onReceive: (h) => {
+      handler = h;
+    },
+    close: () => ipsec.close(),
   };
-  n = 0;
-  start = performance.now();
-  while (performance.now() - start < DURATION_MS / 2) {
-    await Promise.all(Array.from({ length: BATCH }, one));
-    n += BATCH;
+}
+
+/** Ping-pong round-trip times in µs. */
+async function pingPong(
+  send: (p: Uint8Array) => void,
+  onReply: (h: () => void) => void,
+  size: number,
+): Promise<number[]> {
+  const payload = randomBytes(size);
+  const times: number[] = [];
+  let resolve: () => void = () => undefined;
+  onReply(() => resolve());
+  for (let i = 0; i < PING_COUNT + 100; i++) {
+    const t0 = performance.now();
+    const reply = new Promise<void>((r) => {
+      resolve = r;
+    });
+    send(payload);
+    const timeout = new Promise<'lost'>((r) => setTimeout(r, 200, 'lost').unref());
+    if ((await Promise.race([reply, timeout])) === 'lost') continue;
+    if (i >= 100) times.push((performance.now() - t0) * 1000);
   }
-  return { sync, subtle: (n * 1000) / (performance.now() - start) };
+  return times;
+}
+
+async function plainPing(size: number): Promise<number[]> {
+  const a = await bound();
+  const b = await bound();
+  const aPort = a.address().port;
+  const bPort = b.address().port;
+  b.on('message', (msg: Buffer) => b.send(msg, aPort, LO));
+  let reply = (): void => undefined;
+  a.on('message', () => reply());
+  const times = await pingPong(
+    (p) => a.send(p, bPort, LO),
+    (h) => {
+      reply = h;
+    },
+    size,
+  );
+  a.close();
+  b.close();
+  return times;
+}
+
+async function protectedPing(suite: Suite, size: number): Promise<number[]> {
+  const { ipsec, a, b, aPort, bPort } = await protectedPair(suite);
+  b.on('message', (msg: Buffer) => {
+    b.send(msg, aPort, LO).catch(() => undefined);
+  });
+  let reply = (): void => undefined;
+  a.on('message', () => reply());
+  const times = await pingPong(
+    (p) => {
+      a.send(p, bPort, LO).catch(() => undefined);
+    },
+    (h) => {
+      reply = h;
+    },
+    size,
+  );
+  await ipsec.close();
+  return times;
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
+  return sorted[i]!;
+}
+const median = (v: readonly number[]): number => quantile(v, 0.5);
+const range = (v: readonly number[], digits = 0): string =>
+  `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}`;
+
+function sealOpenUs(suite: Suite, size: number): number {
+  const key = randomBytes(keyLength(suite));
+  const out = new EspOutboundSa({ spi: 0x55, aead: espAead(suite, key) });
+  const inb = new EspInboundSa({ spi: 0x55, aead: espAead(suite, key), replayWindowSize: 0 });
+  const payload = randomBytes(size);
+  for (let i = 0; i < 20000; i++) inb.open(out.seal(payload, 17));
+  const samples: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const n = 20000;
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) if (!inb.open(out.seal(payload, 17)).ok) throw new Error('open');
+    const t = process.cpuUsage(t0);
+    samples.push((t.user + t.system) / n);
+  }
+  out.dispose();
+  inb.dispose();
+  return median(samples);
 }
 
 async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((x) => x.toFixed(2));
   console.log(
-    `tsnetd IPsec bench — Node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${DURATION_MS} ms per case`,
+    `tsnetd IPsec bench — Node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${load.join(' ')}, crypto ${espCryptoProvider()}; ${ROUNDS} rounds × ${DURATION_MS} ms per case, window ${WINDOW}`,
   );
   console.log(
-    'size  plain dgram/s  ceiling/s  protected/s  protected/ceiling  protected/plain  protected MB/s',
+    '\nsuite              size  case         dgram/s median (range)     CPU µs/dgram median (range)  ratio to plain',
   );
-  const results: Record<number, { plain: number; ceiling: number; prot: number }> = {};
-  for (const size of SIZES) {
-    let plainCount = 0;
-    const plain = await plainPair(() => plainCount++);
-    const plainRate = await run(
-      (p) => sendPlain(plain.a, p, plain.port),
-      () => plainCount,
-      size,
-    );
-
-    let ceilCount = 0;
-    const ceil = await plainPair((msg) => {
-      rawOpen(msg);
-      ceilCount++;
-    });
-    const ceilRate = await run(
-      (p) => sendPlain(ceil.a, rawSeal(p), ceil.port),
-      () => ceilCount,
-      size,
-    );
-
-    let protCount = 0;
-    const prot = await protectedPair();
-    prot.b.on('message', () => protCount++);
-    // Verify once before timing.
-    const check = new Promise<Buffer>((r) => prot.b.once('message', r));
-    await prot.a.send(Buffer.from('verify'), prot.port, LO);
-    if (String(await check) !== 'verify') throw new Error('protected path returned wrong bytes');
-    const protRate = await run(
-      (p) => prot.a.send(p, prot.port, LO),
-      () => protCount,
-      size,
-    );
-
-    for (const s of [plain.a, plain.b, ceil.a, ceil.b]) s.close();
-    await prot.ipsec.close();
-    results[size] = { plain: plainRate, ceiling: ceilRate, prot: protRate };
-    console.log(
-      `${String(size).padStart(4)}  ${plainRate.toFixed(0).padStart(13)}  ${ceilRate.toFixed(0).padStart(9)}  ${protRate.toFixed(0).padStart(11)}  ${(protRate / ceilRate).toFixed(2).padStart(17)}  ${(protRate / plainRate).toFixed(2).padStart(15)}  ${((protRate * size) / 1e6).toFixed(1).padStart(14)}`,
-    );
+  for (const suite of SUITES) {
+    for (const size of SIZES) {
+      const cases: [string, () => Promise<Lane>][] = [
+        ['plain', plainLane],
+        ['ceiling', () => ceilingLane(suite)],
+        ['protected', () => protectedLane(suite)],
+      ];
+      const samples = new Map<string, Sample[]>(cases.map(([n]) => [n, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, make] of cases) {
+          const lane = await make();
+          samples.get(name)!.push(await closedLoop(lane, size));
+          await lane.close();
+        }
+      }
+      const plainMedian = median(samples.get('plain')!.map((s) => s.rate));
+      for (const [name] of cases) {
+        const s = samples.get(name)!;
+        const rates = s.map((x) => x.rate);
+        const cpu = s.map((x) => x.cpuUs);
+        console.log(
+          `${suite.padEnd(18)} ${String(size).padStart(5)}  ${name.padEnd(10)} ${median(rates).toFixed(0).padStart(8)} (${range(rates)})`.padEnd(
+            69,
+          ) +
+            `${median(cpu).toFixed(1).padStart(6)} (${range(cpu, 1)})`.padEnd(29) +
+            `${(median(rates) / plainMedian).toFixed(2)}`,
+        );
+      }
+    }
   }
-  console.log('\nAEAD seal+open off the main thread (crypto only, ops/s):');
-  console.log('size  sync node:crypto  WebCrypto (libuv pool, 32 in flight)  ratio');
-  for (const size of SIZES) {
-    const r = await offMainThread(size);
+  console.log('\nping-pong (one datagram in flight), round-trip µs');
+  console.log('suite              size  plain p50 / p99     protected p50 / p99   p50 ratio');
+  for (const suite of SUITES) {
+    for (const size of SIZES) {
+      const plain: number[] = [];
+      const prot: number[] = [];
+      const p50s: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const p = await plainPing(size);
+        const q = await protectedPing(suite, size);
+        plain.push(...p);
+        prot.push(...q);
+        p50s.push(median(q) / median(p));
+      }
+      console.log(
+        `${suite.padEnd(18)} ${String(size).padStart(5)}  ${median(plain).toFixed(0).padStart(6)} / ${quantile(plain, 0.99).toFixed(0).padEnd(8)}  ${median(prot).toFixed(0).padStart(9)} / ${quantile(prot, 0.99).toFixed(0).padEnd(9)}  ${(median(prot) / median(plain)).toFixed(2)} (rounds ${range(p50s, 2)})`,
+      );
+    }
+  }
+  console.log('\nESP seal+open, CPU µs per packet (median of 9 × 20000)');
+  for (const suite of SUITES) {
     console.log(
-      `${String(size).padStart(4)}  ${r.sync.toFixed(0).padStart(16)}  ${r.subtle.toFixed(0).padStart(36)}  ${(r.subtle / r.sync).toFixed(2).padStart(5)}`,
+      `${suite.padEnd(18)} 64 B ${sealOpenUs(suite, 64).toFixed(2)}   1400 B ${sealOpenUs(suite, 1400).toFixed(2)}`,
     );
   }
 }

@@ -3,10 +3,13 @@
  * to the wildcard address. Receive order: classify (`udp_encap.ts`) → NAT-keepalive: count and
  * drop → non-ESP marker: hand the datagram, marker included, to the receiver → ESP: hand the
  * datagram to the engine (SA lookup by SPI, open, deliver). NAT-keepalives (one byte 0xFF) are
- * sent on an interval to every peer an SA using this socket targets while it is applied outbound.
+ * sent on an interval to every peer an SA using this socket targets while it is applied outbound:
+ * the engine keeps this socket's peer index current ({@link EncapSocket.addKeepaliveTarget}), and
+ * the process-wide `NatKeepaliveScheduler` of the interval sends (`nat_keepalive.ts`).
  */
 import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
 import { bindWildcardUdpSocket } from '../sys/mod.ts';
+import { type KeepaliveRegistration, NatKeepaliveScheduler } from './nat_keepalive.ts';
 import type { DatapathStatistics } from './statistics.ts';
 import { classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
 
@@ -27,8 +30,6 @@ export interface EncapSocketOptions {
   readonly keepaliveIntervalMs: number;
   /** Called for every ESP datagram (SPI ≠ 0, ≥ 8 bytes). `packet` is owned by the callee. */
   readonly onEsp: (packet: Uint8Array, rinfo: DatapathRemoteInfo, socket: EncapSocket) => void;
-  /** Returns the (address, port) pairs to send keepalives to. */
-  readonly keepaliveTargets: (socket: EncapSocket) => Iterable<{ address: string; port: number }>;
   /** Where this socket's traffic is counted (its drops of received ESP included). */
   readonly statistics: DatapathStatistics;
 }
@@ -52,7 +53,7 @@ export class EncapSocket {
   /** Counters of this socket's traffic (see {@link EncapSocketOptions.statistics}). */
   readonly statistics: DatapathStatistics;
   #ikeReceiver: ((message: Buffer, rinfo: DatapathRemoteInfo) => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #keepalive: KeepaliveRegistration | undefined;
   #closed = false;
   #closePromise: Promise<void> | undefined;
 
@@ -64,10 +65,12 @@ export class EncapSocket {
     this.statistics = options.statistics;
     udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onMessage(msg, rinfo));
     udp.on('error', () => options.statistics.count('error.encap-socket'));
-    if (options.keepaliveIntervalMs > 0) {
-      this.#timer = setInterval(() => this.#sendKeepalives(), options.keepaliveIntervalMs);
-      this.#timer.unref();
-    }
+    this.#keepalive =
+      options.keepaliveIntervalMs > 0
+        ? NatKeepaliveScheduler.shared(options.keepaliveIntervalMs).register((address, port) =>
+            this.#sendKeepalive(address, port),
+          )
+        : undefined;
   }
 
   /** Opens and binds an encapsulation socket (wildcard address, `ipv6Only` for IPv6). */
@@ -110,18 +113,34 @@ export class EncapSocket {
     });
   }
 
-  /** Sends one NAT-keepalive to every current target (deduplicated). */
-  #sendKeepalives(): void {
+  /** One more SA applied outbound sends to (address, port): keep that NAT mapping open. */
+  addKeepaliveTarget(address: string, port: number): void {
+    this.#keepalive?.targets.add(address, port);
+  }
+
+  /** One SA fewer sends to (address, port). */
+  removeKeepaliveTarget(address: string, port: number): void {
+    this.#keepalive?.targets.remove(address, port);
+  }
+
+  /** Distinct peers this socket sends keepalives to. */
+  get keepaliveTargetCount(): number {
+    return this.#keepalive?.targets.size ?? 0;
+  }
+
+  /**
+   * Hands one keepalive to the kernel. No completion callback: with tens of thousands of peers,
+   * libuv would run every completion in one batch and block the loop; a failed send surfaces as
+   * the socket's `'error'` (counted as `error.encap-socket`), a synchronous throw as a send
+   * dropped for `error`.
+   */
+  #sendKeepalive(address: string, port: number): void {
     if (this.#closed) return;
-    const seen = new Set<string>();
-    for (const { address, port } of this.#options.keepaliveTargets(this)) {
-      const key = `${address}|${port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      this.#udp.send(KEEPALIVE, port, address, (err) => {
-        if (err) this.#options.statistics.sendDropped('error');
-        else this.#options.statistics.sent('keepalive', KEEPALIVE.length);
-      });
+    try {
+      this.#udp.send(KEEPALIVE, port, address);
+      this.#options.statistics.sent('keepalive', KEEPALIVE.length);
+    } catch {
+      this.#options.statistics.sendDropped('error');
     }
   }
 
@@ -172,7 +191,7 @@ export class EncapSocket {
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#keepalive?.close();
     this.#ikeReceiver = undefined;
     this.#closePromise = new Promise<void>((resolve) => this.#udp.close(() => resolve()));
     return this.#closePromise;

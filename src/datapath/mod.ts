@@ -15,6 +15,14 @@ export {
   SaDeletedError,
   SocketClosedError,
 } from './errors.ts';
+export {
+  type KeepalivePassSummary,
+  KeepaliveRegistration,
+  type KeepaliveSend,
+  KeepaliveTargets,
+  NatKeepaliveScheduler,
+  type NatKeepaliveSchedulerOptions,
+} from './nat_keepalive.ts';
 export { encodePcap, LINKTYPE_RAW, type PcapRecord } from './pcap_writer.ts';
 export {
   type DatapathAddressInfo,

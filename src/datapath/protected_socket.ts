@@ -157,14 +157,33 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     return this.#bound;
   }
 
-  /** Sends one datagram (protected when an outbound SA is applied). */
-  async send(message: Uint8Array, port: number, address: string): Promise<void> {
-    if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
+  /**
+   * Sends one datagram (protected when an outbound SA is applied). A bound socket does the
+   * checks, the sealing and the hand-over to the encapsulation socket synchronously and returns
+   * the send's promise (no extra asynchronous step per datagram).
+   */
+  send(message: Uint8Array, port: number, address: string): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new SocketClosedError('Cannot send: the socket is closed'));
+    }
+    if (this.#bound === undefined) return this.#bindThenSend(message, port, address);
+    try {
+      return this.#sendBound(message, port, address);
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #bindThenSend(message: Uint8Array, port: number, address: string): Promise<void> {
     // Bind through bind() (never dgram's implicit bind): the engine must know the port to deliver
     // inbound ESP here, and the outbound SA is read only after the await, so a transform applied,
     // replaced or closed meanwhile is honoured (fail closed, never clear text).
-    if (this.#bound === undefined) await (this.#binding ?? this.bind(0, undefined));
+    await (this.#binding ?? this.bind(0, undefined));
     if (this.#closed) throw new SocketClosedError('Cannot send: the socket is closed');
+    return this.#sendBound(message, port, address);
+  }
+
+  #sendBound(message: Uint8Array, port: number, address: string): Promise<void> {
     const sa = this.outboundSa;
     const stats = this.#hooks.statistics;
     if (sa === undefined) {
@@ -176,16 +195,17 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
           maxLength,
         );
       }
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.#udp.send(message, port, address, (err) => (err ? reject(err) : resolve()));
+      return new Promise<void>((resolve, reject) => {
+        this.#udp.send(message, port, address, (err) => {
+          if (err) {
+            stats.sendDropped('error');
+            reject(err);
+            return;
+          }
+          stats.sent('clear', message.length);
+          resolve();
         });
-      } catch (err: unknown) {
-        stats.sendDropped('error');
-        throw err;
-      }
-      stats.sent('clear', message.length);
-      return;
+      });
     }
     if (sa.deleted) {
       stats.sendDropped('transform-closed');
@@ -215,13 +235,16 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     const esp = sa.outbound.seal(inner, ESP_NEXT_HEADER.UDP);
     sa.packetCount++;
     sa.byteCount += inner.length;
-    try {
-      await sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress);
-    } catch (err: unknown) {
-      stats.sendDropped('error');
-      throw err;
-    }
-    stats.sent('esp', esp.length);
+    const length = esp.length;
+    return sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress).then(
+      () => {
+        stats.sent('esp', length);
+      },
+      (err: unknown) => {
+        stats.sendDropped('error');
+        throw err;
+      },
+    );
   }
 
   /** Whether an opened packet of `sa` may be delivered here (current or held inbound SA). */

@@ -98,7 +98,6 @@ export class UserspaceEngine {
       ...options,
       statistics: options.statistics ?? this.statistics,
       onEsp: (packet, _rinfo, encap) => this.#receiveEsp(packet, encap.statistics),
-      keepaliveTargets: (s) => this.#keepaliveTargets(s),
     });
     this.#encapSockets.add(socket);
     return socket;
@@ -132,7 +131,6 @@ export class UserspaceEngine {
       else this.#sasBySpi.set(sa.spi, rest);
     }
     this.releaseSpi(sa.destinationAddress, sa.spi);
-    for (const socket of this.#sockets) socket.heldInboundSas.delete(sa);
   }
 
   /**
@@ -183,16 +181,19 @@ export class UserspaceEngine {
       );
     }
     if (direction === 'out') {
-      if (socket.outboundSa !== undefined) socket.outboundSa.outboundSocketCount--;
+      if (socket.outboundSa === sa) return;
+      sa.retainOutbound();
+      socket.outboundSa?.releaseOutbound();
       socket.outboundSa = sa;
-      sa.outboundSocketCount++;
       return;
     }
     const previous = socket.inboundSa;
     if (previous !== undefined && previous !== sa && !previous.deleted) {
       socket.heldInboundSas.add(previous);
+      previous.heldBy.add(socket);
     }
     socket.heldInboundSas.delete(sa);
+    sa.heldBy.delete(socket);
     socket.inboundSa = sa;
   }
 
@@ -202,9 +203,10 @@ export class UserspaceEngine {
   }
 
   #removeFromSocket(socket: ProtectedSocket): void {
-    if (socket.outboundSa !== undefined) socket.outboundSa.outboundSocketCount--;
+    socket.outboundSa?.releaseOutbound();
     socket.outboundSa = undefined;
     socket.inboundSa = undefined;
+    for (const held of socket.heldInboundSas) held.heldBy.delete(socket);
     socket.heldInboundSas.clear();
   }
 
@@ -275,16 +277,6 @@ export class UserspaceEngine {
       return;
     }
     stats.drop('no-socket');
-  }
-
-  *#keepaliveTargets(socket: EncapSocket): Generator<{ address: string; port: number }> {
-    for (const list of this.#sasBySpi.values()) {
-      for (const sa of list) {
-        if (sa.encapSocket === socket && sa.outboundSocketCount > 0 && !sa.deleted) {
-          yield { address: sa.destinationAddress, port: sa.remotePort };
-        }
-      }
-    }
   }
 
   #assertOpen(action: string): void {

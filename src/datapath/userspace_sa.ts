@@ -52,8 +52,10 @@ export class UserspaceSa {
   packetCount = 0;
   /** Inner bytes processed (UDP header + payload), both directions. */
   byteCount = 0;
-  /** Number of sockets this SA is applied to outbound (NAT-keepalive targets). */
-  outboundSocketCount = 0;
+  /** Number of sockets this SA is applied to outbound (while > 0 its peer is a keepalive target). */
+  #outboundSocketCount = 0;
+  /** Protected sockets holding this SA inbound as a previous SA (rekey overlap). */
+  readonly heldBy = new Set<{ readonly heldInboundSas: Set<UserspaceSa> }>();
   /**
    * Largest application payload a protected socket can send with this SA: its ESP packet
    * (inner UDP header + payload, sealed) must fit one UDP datagram of the encapsulation socket's
@@ -97,6 +99,26 @@ export class UserspaceSa {
     }
   }
 
+  /** Number of sockets this SA is applied to outbound. */
+  get outboundSocketCount(): number {
+    return this.#outboundSocketCount;
+  }
+
+  /** A socket now sends with this SA: the first one makes the peer a keepalive target. */
+  retainOutbound(): void {
+    if (this.#outboundSocketCount++ === 0 && !this.#deleted) {
+      this.encapSocket.addKeepaliveTarget(this.destinationAddress, this.remotePort);
+    }
+  }
+
+  /** A socket no longer sends with this SA: the last one ends its keepalives. */
+  releaseOutbound(): void {
+    if (this.#outboundSocketCount === 0) return;
+    if (--this.#outboundSocketCount === 0 && !this.#deleted) {
+      this.encapSocket.removeKeepaliveTarget(this.destinationAddress, this.remotePort);
+    }
+  }
+
   /** Whether the SA was deleted (its transform closed). */
   get deleted(): boolean {
     return this.#deleted;
@@ -106,6 +128,11 @@ export class UserspaceSa {
   markDeleted(): void {
     if (this.#deleted) return;
     this.#deleted = true;
+    if (this.#outboundSocketCount > 0) {
+      this.encapSocket.removeKeepaliveTarget(this.destinationAddress, this.remotePort);
+    }
+    for (const socket of this.heldBy) socket.heldInboundSas.delete(this);
+    this.heldBy.clear();
     this.outbound.dispose();
     this.inbound.dispose();
   }

@@ -87,3 +87,22 @@ export class SaDisposedError extends EspError {
     this.name = 'SaDisposedError';
   }
 }
+
+/**
+ * The native crypto provider (OpenSSL through koffi) reported a failure, or a native context was
+ * used after it was freed. Never raised for packet content (a failed tag check is a drop).
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict';
+ * import { NativeCryptoError } from 'tsnetd/esp';
+ * const error = new NativeCryptoError('seal', 'EVP_CipherUpdate failed');
+ * assert.equal(error.code, 'ERR_ESP_NATIVE_CRYPTO');
+ * ```
+ */
+export class NativeCryptoError extends EspError {
+  constructor(action: string, detail: string) {
+    super('ERR_ESP_NATIVE_CRYPTO', `Cannot ${action}: ${detail}`);
+    this.name = 'NativeCryptoError';
+  }
+}

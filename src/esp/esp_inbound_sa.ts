@@ -162,7 +162,7 @@ export class EspInboundSa {
     this.spi = resolved.spi;
     this.esn = resolved.esn;
     this.#algorithms = resolved.algorithms;
-    this.#cipher = createEspCipher(resolved);
+    this.#cipher = createEspCipher(resolved, 'open');
     this.#ivLength = this.#cipher.ivLength;
     this.#icvLength = this.#cipher.icvLength;
     this.#blockSize = this.#cipher.blockSize;

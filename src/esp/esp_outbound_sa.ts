@@ -126,7 +126,7 @@ export class EspOutboundSa {
     this.spi = resolved.spi;
     this.esn = resolved.esn;
     this.#algorithms = resolved.algorithms;
-    this.#cipher = createEspCipher(resolved);
+    this.#cipher = createEspCipher(resolved, 'seal');
     this.#ivLength = this.#cipher.ivLength;
     this.#icvLength = this.#cipher.icvLength;
     this.#blockSize = this.#cipher.blockSize;

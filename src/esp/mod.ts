@@ -28,7 +28,12 @@ export {
   MAX_SEQ_32,
   MAX_SEQ_64,
 } from './constants.ts';
-export { EspError, SaDisposedError, SequenceNumberExhaustedError } from './errors.ts';
+export {
+  EspError,
+  NativeCryptoError,
+  SaDisposedError,
+  SequenceNumberExhaustedError,
+} from './errors.ts';
 export {
   type DropReason,
   EspInboundSa,
@@ -79,3 +84,9 @@ export {
   isValidTruncationBits,
   type TruncationRange,
 } from './transform.ts';
+export {
+  ESP_CRYPTO_ENV,
+  type EspCryptoProvider,
+  espCryptoProvider,
+  espNativeCryptoUnavailableReason,
+} from './transforms/native/openssl.ts';

@@ -154,6 +154,9 @@ export interface BackendTransformState {
   readonly replayBitmap: Uint8Array;
 }
 
+/** Which implementation does a backend's ESP crypto ({@link Backend.cryptoProvider}). */
+export type BackendCryptoProvider = 'openssl-native' | 'node-crypto' | 'kernel';
+
 /** Options of {@link Backend.openEncapSocket}. */
 export interface OpenEncapSocketOptions {
   /** 0 = random, else 1024..65535 (validated by the service core). */
@@ -193,6 +196,12 @@ export type IpSecStatistics = { readonly [K in IpSecCounter]?: number };
 export interface Backend {
   /** Short name shown in errors and status output (`'userspace'`, `'kernel'`). */
   readonly name: string;
+  /**
+   * Who seals and opens ESP: OpenSSL contexts through koffi (`'openssl-native'`), node:crypto
+   * (`'node-crypto'`), or the Linux kernel (`'kernel'`). Chosen once per process; optional for
+   * backends that do not say.
+   */
+  readonly cryptoProvider?: BackendCryptoProvider;
   /**
    * Reserves one SPI for a destination (kernel: `XFRM_MSG_ALLOCSPI` with min = max = `spi`).
    * @returns `false` when (destination, spi) is already taken

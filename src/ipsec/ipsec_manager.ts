@@ -7,7 +7,13 @@ import { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
 import { checkInteger, checkIntegerIn, describeValue } from './_socket_args.ts';
-import type { AddressFamily, Backend, IpSecCounter, IpSecStatistics } from './backend.ts';
+import type {
+  AddressFamily,
+  Backend,
+  BackendCryptoProvider,
+  IpSecCounter,
+  IpSecStatistics,
+} from './backend.ts';
 import { IllegalArgumentError, IllegalStateError } from './errors.ts';
 import {
   backendSocketOf,
@@ -252,6 +258,23 @@ export class IpSecManager implements AsyncDisposable {
   /** Name of the backend (`'userspace'` or `'kernel'`). */
   get backendName(): string {
     return this.#context.service.backend.name;
+  }
+
+  /**
+   * Who does the ESP crypto of this manager's backend: `'openssl-native'` (OpenSSL contexts
+   * through koffi, one per SA and direction), `'node-crypto'` (the fallback when koffi or an
+   * OpenSSL symbol is missing, or `TSNETD_ESP_CRYPTO=node-crypto`), or `'kernel'`.
+   * `undefined` for a backend that does not say.
+   *
+   * @example
+   * ```ts
+   * import { IpSecManager } from 'tsnetd/ipsec';
+   * await using manager = await IpSecManager.create();
+   * console.log(manager.cryptoProvider); // 'openssl-native' or 'node-crypto'
+   * ```
+   */
+  get cryptoProvider(): BackendCryptoProvider | undefined {
+    return this.#context.service.backend.cryptoProvider;
   }
 
   /**

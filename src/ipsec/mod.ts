@@ -14,6 +14,7 @@
 export type {
   AddressFamily,
   Backend,
+  BackendCryptoProvider,
   BackendDatagramSocket,
   BackendDatagramSocketEvents,
   BackendEncapSocket,

@@ -19,7 +19,11 @@ import {
   UserspaceEngine,
   UserspaceSa,
 } from '../datapath/mod.ts';
-import { SequenceNumberExhaustedError } from '../esp/mod.ts';
+import {
+  type EspCryptoProvider,
+  espCryptoProvider,
+  SequenceNumberExhaustedError,
+} from '../esp/mod.ts';
 import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
@@ -108,12 +112,8 @@ class UserspaceDatagramSocket
       throw mapSocketError(err);
     }
   }
-  async send(message: Uint8Array, port: number, address: string): Promise<void> {
-    try {
-      await this.socket.send(message, port, address);
-    } catch (err: unknown) {
-      throw mapSocketError(err);
-    }
+  send(message: Uint8Array, port: number, address: string): Promise<void> {
+    return this.socket.send(message, port, address).catch(rethrowMapped);
   }
   address(): SocketAddressInfo {
     try {
@@ -131,6 +131,10 @@ class UserspaceDatagramSocket
   close(): Promise<void> {
     return this.socket.close();
   }
+}
+
+function rethrowMapped(err: unknown): never {
+  throw mapSocketError(err);
 }
 
 function mapSocketError(err: unknown): unknown {
@@ -169,6 +173,11 @@ export interface UserspaceBackendOptions {
  */
 export class UserspaceBackend implements Backend {
   readonly name = 'userspace';
+
+  /** ESP crypto of this process: `'openssl-native'` or, as a fallback, `'node-crypto'`. */
+  get cryptoProvider(): EspCryptoProvider {
+    return espCryptoProvider();
+  }
   readonly #engine: UserspaceEngine;
   readonly #sockets = new WeakMap<BackendDatagramSocket, ProtectedSocket>();
   /** Counters per statistics scope (one per IpSecManager); the engine keeps the totals. */

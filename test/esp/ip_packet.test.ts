@@ -163,6 +163,24 @@ describe('internetChecksum()', () => {
     const all = new Uint8Array(65535).fill(0xff);
     assert.equal(internetChecksum(all), 0x00ff);
   });
+  test('the 32-bit word fast path equals a plain 16-bit big-endian sum (any length, any alignment)', () => {
+    const reference = (b: Uint8Array): number => {
+      let s = 0;
+      for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+      if (b.length % 2 === 1) s += b[b.length - 1]! << 8;
+      while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+      return ~s & 0xffff;
+    };
+    for (let t = 0; t < 3000; t++) {
+      const length = (t * 7919) % 3000;
+      const offset = t % 8;
+      const buffer = new Uint8Array(length + offset);
+      if (t % 5 === 0) buffer.fill(0xff);
+      else crypto.getRandomValues(buffer);
+      const view = buffer.subarray(offset);
+      assert.equal(internetChecksum(view), reference(view), `length ${length}, offset ${offset}`);
+    }
+  });
 });
 
 describe('build and parse against scapy 2.5.0', () => {

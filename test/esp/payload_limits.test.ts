@@ -48,7 +48,6 @@ test('the userspace SA takes its limit from the shared function', async () => {
     family: 'IPv4',
     keepaliveIntervalMs: 0,
     onEsp: () => undefined,
-    keepaliveTargets: () => [],
     statistics,
   });
   try {

@@ -1,6 +1,9 @@
 /**
  * Builds the {@link EspCipher} of an SA from validated options (the algorithm table in
- * `../transform.ts` maps names to the implementations here).
+ * `../transform.ts` maps names to the implementations here), on the process's crypto provider:
+ * OpenSSL contexts through koffi (`native/`) when available, node:crypto otherwise. AES-XCBC and
+ * AES-CMAC stay on node:crypto either way: their CBC-MAC core already keeps one long-lived
+ * context per SA (`_cbc_mac.ts`), so a native twin would not remove a per-packet key schedule.
  *
  * @module
  */
@@ -22,6 +25,14 @@ import {
   type HmacHash,
   HmacIntegrity,
 } from './esp_integrity.ts';
+import { type NativeAeadAlgorithm, NativeAeadCipher } from './native/native_aead.ts';
+import {
+  NativeCbcEncryption,
+  type NativeCipherUse,
+  NativeCtrEncryption,
+} from './native/native_encryption.ts';
+import { NativeHmacIntegrity } from './native/native_hmac.ts';
+import { type EspCryptoProvider, espCryptoProvider } from './native/openssl.ts';
 
 const SALT_LENGTH = 4;
 
@@ -37,6 +48,9 @@ const HMAC_HASHES: Readonly<Record<string, HmacHash>> = {
  * Creates the crypto state of one SA. Keys are copied.
  *
  * @param options validated by `resolveSaOptions`
+ * @param use the directions the SA uses (an outbound SA only seals, an inbound one only opens);
+ *   the native provider keys only those
+ * @param provider default: the process's choice; tests pass one to compare both
  * @example
  * ```ts
  * import assert from 'node:assert/strict';
@@ -49,10 +63,29 @@ const HMAC_HASHES: Readonly<Record<string, HmacHash>> = {
  * cipher.dispose();
  * ```
  */
-export function createEspCipher(options: ResolvedSaOptions): EspCipher {
+export function createEspCipher(
+  options: ResolvedSaOptions,
+  use: NativeCipherUse = 'both',
+  provider: EspCryptoProvider = espCryptoProvider(),
+): EspCipher {
   const { aead, cipher, auth, esn, spi } = options;
+  const native = provider === 'openssl-native';
   if (aead !== undefined) {
     const keyLength = aead.key.length - SALT_LENGTH;
+    if (native) {
+      const algorithm: NativeAeadAlgorithm =
+        aead.info.name === 'rfc4106(gcm(aes))'
+          ? (`AES-${keyLength * 8}-GCM` as NativeAeadAlgorithm)
+          : 'ChaCha20-Poly1305';
+      return new NativeAeadCipher({
+        algorithm,
+        key: aead.key.subarray(0, keyLength),
+        salt: aead.key.subarray(keyLength),
+        icvLength: aead.icvLength,
+        spi,
+        esn,
+      });
+    }
     const algorithm: AeadNodeAlgorithm =
       aead.info.name === 'rfc4106(gcm(aes))'
         ? (`aes-${keyLength * 8}-gcm` as AeadNodeAlgorithm)
@@ -70,20 +103,26 @@ export function createEspCipher(options: ResolvedSaOptions): EspCipher {
   if (cipher === undefined) {
     encryption = new NullEncryption();
   } else if (cipher.info.name === 'cbc(aes)') {
-    encryption = new CbcEncryption(cipher.key);
+    encryption = native ? new NativeCbcEncryption(cipher.key, use) : new CbcEncryption(cipher.key);
   } else {
     const keyLength = cipher.key.length - SALT_LENGTH;
-    encryption = new CtrEncryption(
-      cipher.key.subarray(0, keyLength),
-      cipher.key.subarray(keyLength),
-    );
+    const key = cipher.key.subarray(0, keyLength);
+    const nonce = cipher.key.subarray(keyLength);
+    encryption = native ? new NativeCtrEncryption(key, nonce) : new CtrEncryption(key, nonce);
   }
   let integrity: EspIntegrity | undefined;
   if (auth !== undefined) {
     const name = auth.info.name;
     const hash = HMAC_HASHES[name];
     if (hash !== undefined) {
-      integrity = new HmacIntegrity(hash, auth.key, auth.icvLength, esn);
+      try {
+        integrity = native
+          ? new NativeHmacIntegrity(hash, auth.key, auth.icvLength, esn)
+          : new HmacIntegrity(hash, auth.key, auth.icvLength, esn);
+      } catch (err: unknown) {
+        encryption.dispose();
+        throw err;
+      }
     } else {
       const mac = name === 'xcbc(aes)' ? createAesXcbcMac(auth.key) : createAesCmac(auth.key);
       integrity = new BlockMacIntegrity(mac, auth.icvLength, esn);
