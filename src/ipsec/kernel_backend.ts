@@ -12,7 +12,12 @@
  * Statistics are counted here, per manager, on what crosses the sockets in this process
  * ({@link KERNEL_COUNTERS}); the kernel counts the rest per namespace (`/proc/net/xfrm_stat`).
  */
-import { type DatapathCounter, DatapathStatistics, TypedEventEmitter } from '../datapath/mod.ts';
+import {
+  type DatapathCounter,
+  DatapathStatistics,
+  NatKeepaliveScheduler,
+  TypedEventEmitter,
+} from '../datapath/mod.ts';
 import type * as Kernel from '../kernel/mod.ts';
 import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
@@ -369,7 +374,11 @@ export class KernelBackend implements Backend {
     const engine = this.#engine;
     const socket = await mapped(this.#k, async () => {
       try {
-        return await engine.openEncapSocket(options);
+        // NAT-keepalives through the scheduler the userspace data path uses too.
+        return await engine.openEncapSocket({
+          ...options,
+          keepaliveScheduler: NatKeepaliveScheduler.shared,
+        });
       } catch (err: unknown) {
         if (err instanceof this.#k.KernelError) throw err;
         throw encapSocketUnavailable(options.port, err);

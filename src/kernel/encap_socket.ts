@@ -3,11 +3,29 @@
  * with `UDP_ENCAP_ESPINUDP` set, so the kernel decapsulates the ESP arriving on it and eats
  * NAT-keepalives (RFC 3948 §2.2, §2.3); what reaches the socket is IKE, non-ESP marker included.
  * While SAs send through it, a NAT-keepalive (one byte 0xFF) goes to each of their peers on an
- * interval.
+ * interval: through the injected {@link KeepaliveScheduler} (the one the userspace data path uses
+ * too, one sliced pass per interval over a per-socket peer index), or a timer of this socket.
  */
 import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
 import { KernelStateError } from './errors.ts';
 import type { KernelSa } from './kernel_sa.ts';
+
+/** The NAT-keepalive datagram (RFC 3948 §2.3). */
+const KEEPALIVE = Uint8Array.of(0xff);
+
+/**
+ * A keepalive scheduler shared with the userspace data path (structurally the data path's
+ * `NatKeepaliveScheduler`; this layer cannot import it, so the ipsec layer injects it).
+ */
+export interface KeepaliveScheduler {
+  register(send: (address: string, port: number) => void): {
+    readonly targets: {
+      add(address: string, port: number): void;
+      remove(address: string, port: number): void;
+    };
+    close(): void;
+  };
+}
 
 /** Remote end of a received datagram. */
 export interface KernelRemoteInfo {
@@ -35,17 +53,27 @@ export class KernelEncapSocket {
   #receiver: ((message: Buffer, rinfo: KernelRemoteInfo) => void) | undefined;
   #closed: Promise<void> | undefined;
   readonly #onClosed: (s: KernelEncapSocket) => void;
+  readonly #shared: ReturnType<KeepaliveScheduler['register']> | undefined;
 
   constructor(
     udp: Socket,
     family: 'IPv4' | 'IPv6',
     keepaliveIntervalMs: number,
     onClosed: (s: KernelEncapSocket) => void,
+    scheduler?: (intervalMs: number) => KeepaliveScheduler,
   ) {
     this.udp = udp;
     this.family = family;
     this.port = udp.address().port;
     this.#keepaliveIntervalMs = keepaliveIntervalMs;
+    // No completion callback per keepalive: with many peers the completions would run in one
+    // batch and block the event loop; errors reach the socket's 'error' listener.
+    this.#shared =
+      keepaliveIntervalMs > 0 && scheduler !== undefined
+        ? scheduler(keepaliveIntervalMs).register((address, port) => {
+            if (this.#closed === undefined) udp.send(KEEPALIVE, port, address);
+          })
+        : undefined;
     this.#onClosed = onClosed;
     udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) =>
       this.#receiver?.(msg, { ...rinfo, family: family }),
@@ -70,6 +98,10 @@ export class KernelEncapSocket {
 
   /** An SA now sends through this socket: keep its NAT mapping alive (RFC 3948 §2.3). */
   addSa(sa: KernelSa): void {
+    if (this.#shared !== undefined) {
+      this.#shared.targets.add(sa.destinationAddress, sa.remotePort);
+      return;
+    }
     this.#remotes.add(sa);
     if (this.#keepaliveIntervalMs > 0 && this.#timer === undefined && this.#closed === undefined) {
       this.#timer = setInterval(() => this.#keepalive(), this.#keepaliveIntervalMs);
@@ -79,6 +111,10 @@ export class KernelEncapSocket {
 
   /** The SA was deleted: no more keepalives for it. */
   removeSa(sa: KernelSa): void {
+    if (this.#shared !== undefined) {
+      this.#shared.targets.remove(sa.destinationAddress, sa.remotePort);
+      return;
+    }
     this.#remotes.delete(sa);
     if (this.#remotes.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
@@ -92,13 +128,14 @@ export class KernelEncapSocket {
       const key = `${sa.destinationAddress}|${sa.remotePort}`;
       if (sent.has(key)) continue;
       sent.add(key);
-      this.udp.send(Buffer.of(0xff), sa.remotePort, sa.destinationAddress, () => undefined);
+      this.udp.send(KEEPALIVE, sa.remotePort, sa.destinationAddress);
     }
   }
 
   /** Closes the socket and stops keepalives. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
+      this.#shared?.close();
       if (this.#timer !== undefined) clearInterval(this.#timer);
       this.#timer = undefined;
       this.#receiver = undefined;

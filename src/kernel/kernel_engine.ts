@@ -33,7 +33,7 @@ import {
   XFRM_STATE_ESN,
 } from '../xfrm/mod.ts';
 import { KernelDatagramSocket } from './datagram_socket.ts';
-import { KernelEncapSocket } from './encap_socket.ts';
+import { type KeepaliveScheduler, KernelEncapSocket } from './encap_socket.ts';
 import {
   KernelInvalidArgumentError,
   KernelStateError,
@@ -67,6 +67,12 @@ export interface KernelEncapSocketOptions {
   readonly family: 'IPv4' | 'IPv6';
   /** NAT-keepalive interval; 0 = off. */
   readonly keepaliveIntervalMs: number;
+  /**
+   * Who sends the keepalives: the scheduler both backends share (`NatKeepaliveScheduler.shared`
+   * of the data path layer, passed in by the ipsec layer, which sees both). Without one, this
+   * layer's own per-socket timer sends them.
+   */
+  readonly keepaliveScheduler?: (intervalMs: number) => KeepaliveScheduler;
 }
 
 /** SA state as `XFRM_MSG_GETSA` reports it. */
@@ -269,8 +275,12 @@ export class KernelEngine {
       await new Promise<void>((resolve) => udp.close(() => resolve()));
       throw err;
     }
-    const socket = new KernelEncapSocket(udp, options.family, options.keepaliveIntervalMs, (s) =>
-      this.#encapSockets.delete(s),
+    const socket = new KernelEncapSocket(
+      udp,
+      options.family,
+      options.keepaliveIntervalMs,
+      (s) => this.#encapSockets.delete(s),
+      options.keepaliveScheduler,
     );
     this.#encapSockets.add(socket);
     return socket;

@@ -8,7 +8,11 @@
  * @module
  */
 export { KernelDatagramSocket, type KernelSocketAddress } from './datagram_socket.ts';
-export { KernelEncapSocket, type KernelRemoteInfo } from './encap_socket.ts';
+export {
+  type KeepaliveScheduler,
+  KernelEncapSocket,
+  type KernelRemoteInfo,
+} from './encap_socket.ts';
 export {
   KernelDestinationError,
   KernelError,
