@@ -1,7 +1,8 @@
 /**
- * koffi (the FFI the kernel backend needs) is loaded only when the kernel path is asked for:
- * importing `tsnetd/ipsec` and using the userspace backend never loads it, and works when koffi is
- * not installed at all. The consumer is plain JavaScript run by plain `node` against the built
+ * koffi (the FFI of the kernel backend and of the native ESP crypto provider) is loaded only when
+ * one of those paths is asked for: importing `tsnetd/ipsec` never loads it; the userspace backend
+ * loads it for the native crypto provider only (not with `TSNETD_ESP_CRYPTO=node-crypto`), and
+ * works when koffi is not installed at all (node:crypto fallback). The consumer is plain JavaScript run by plain `node` against the built
  * package (`dist/`, needs `npm run build`), installed two ways in a temporary folder:
  * - a copy of `package.json` + `dist/` with no koffi anywhere on its resolution path;
  * - a link to this checkout, where koffi is installed — there asking for the kernel backend must
@@ -25,6 +26,7 @@ interface Report {
   readonly koffiResolvable: boolean;
   readonly afterImport: boolean;
   readonly afterTraffic: boolean;
+  readonly provider: string;
   readonly received: readonly string[];
   readonly kernel?: string;
   readonly afterKernel: boolean;
@@ -39,9 +41,17 @@ function consumerFolder(name: string, install: (target: string) => void): string
   return folder;
 }
 
-function runConsumer(folder: string, ...args: string[]): Promise<Report> {
+function runConsumer(
+  folder: string,
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): Promise<Report> {
   // No global module folders: NODE_PATH unset, HOME without .node_modules.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: folder };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: folder,
+    ...extra,
+  };
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
@@ -61,21 +71,28 @@ test('without koffi installed, the userspace backend exchanges ESP both ways on 
     cpSync(join(ROOT, 'package.json'), join(target, 'package.json'));
     cpSync(join(ROOT, 'dist'), join(target, 'dist'), { recursive: true });
   });
-  const r = await runConsumer(folder, 'kernel');
+  const r = await runConsumer(folder, ['kernel']);
   assert.equal(r.koffiResolvable, false, 'koffi must not be reachable from the copy');
   assert.equal(r.afterImport, false);
   assert.deepEqual(r.received, ['a to b', 'b to a']);
   assert.equal(r.afterTraffic, false);
+  assert.equal(r.provider, 'node-crypto', 'without koffi the ESP crypto falls back to node:crypto');
   // Asking for the kernel backend is where koffi is needed: a typed error, not a crash.
   assert.match(r.kernel ?? '', /^(KernelBackendUnavailableError|FfiUnavailableError): .*koffi/s);
 });
 
-test('with koffi installed, importing tsnetd/ipsec and using the userspace backend do not load it', async () => {
+test('with koffi installed, importing tsnetd/ipsec does not load it; the userspace backend loads it only for native crypto', async () => {
   const folder = consumerFolder('link', (target) => symlinkSync(ROOT, target, 'dir'));
-  const r = await runConsumer(folder, 'kernel');
+  const r = await runConsumer(folder, ['kernel']);
   assert.equal(r.koffiResolvable, true);
   assert.equal(r.afterImport, false, 'importing tsnetd/ipsec loaded koffi');
   assert.deepEqual(r.received, ['a to b', 'b to a']);
-  assert.equal(r.afterTraffic, false, 'the userspace backend loaded koffi');
+  assert.equal(r.provider, 'openssl-native');
+  assert.equal(r.afterTraffic, true, 'the native crypto provider runs on koffi');
   assert.equal(r.afterKernel, true, 'asking for the kernel backend must load koffi');
+  // Forced to node:crypto, the userspace backend never loads koffi.
+  const plain = await runConsumer(folder, ['kernel'], { TSNETD_ESP_CRYPTO: 'node-crypto' });
+  assert.equal(plain.provider, 'node-crypto');
+  assert.equal(plain.afterTraffic, false, 'the userspace backend on node:crypto loaded koffi');
+  assert.equal(plain.afterKernel, true, 'asking for the kernel backend must load koffi');
 });
