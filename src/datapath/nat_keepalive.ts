@@ -8,7 +8,8 @@
  *   socket) — never a walk over every SA of the backend.
  * - One {@link NatKeepaliveScheduler} per interval serves every socket of the process with that
  *   interval: one timer, not one per socket, so sockets of many managers fire together as one
- *   pass. The pass is cut into slices of at most `sliceBudgetMs` of work; between slices the
+ *   pass. The pass is cut into slices of at most `sliceBudgetMs` of work and `maxPerSlice` sends
+ *   (the send's own work runs in callbacks after the slice); between slices the
  *   event loop runs (`setImmediate`), so a pass over 100k peers never blocks the loop for long.
  *   A pass still running when the next tick comes is not restarted (no pile-up).
  * - Keepalives carry one byte 0xFF; the send callback counts successes and failures.
@@ -130,6 +131,11 @@ export class KeepaliveRegistration {
 export interface NatKeepaliveSchedulerOptions {
   /** Longest stretch of keepalive work before yielding to the event loop; default 2 ms. */
   readonly sliceBudgetMs?: number;
+  /**
+   * Most keepalives per slice; default 128. `dgram.send` finishes its work (address lookup,
+   * the send itself) in callbacks after the slice returns, so time alone undercounts a slice.
+   */
+  readonly maxPerSlice?: number;
 }
 
 /** What the last completed pass did (for tests and status output). */
@@ -164,6 +170,7 @@ const sharedSchedulers = new Map<number, NatKeepaliveScheduler>();
 export class NatKeepaliveScheduler {
   readonly intervalMs: number;
   readonly #sliceBudgetMs: number;
+  readonly #maxPerSlice: number;
   readonly #active = new Set<KeepaliveRegistration>();
   #timer: NodeJS.Timeout | undefined;
   #queue: KeepaliveRegistration[] = [];
@@ -188,6 +195,7 @@ export class NatKeepaliveScheduler {
     }
     this.intervalMs = intervalMs;
     this.#sliceBudgetMs = options.sliceBudgetMs ?? 2;
+    this.#maxPerSlice = Math.max(1, options.maxPerSlice ?? 128);
   }
 
   /**
@@ -280,7 +288,7 @@ export class NatKeepaliveScheduler {
         }
         registration.send(next.value.address, next.value.port);
         sent++;
-        if ((sent & 31) === 0 && performance.now() >= deadline) {
+        if (sent >= this.#maxPerSlice || ((sent & 31) === 0 && performance.now() >= deadline)) {
           this.#passSent += sent;
           setImmediate(() => this.#drain());
           return;
