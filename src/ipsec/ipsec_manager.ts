@@ -23,6 +23,7 @@ import {
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
 import { checkReplayWindowSize, IpSecTransform } from './ipsec_transform.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
+import { ServiceBackend } from './service/service_backend.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
 import { UserspaceBackend } from './userspace_backend.ts';
@@ -35,7 +36,12 @@ export interface IpSecManagerOptions {
    * at creation without ESP or CAP_NET_ADMIN) or a `Backend` instance to share with other managers
    * (shared SPI table, shared resource ids).
    */
-  readonly backend?: 'userspace' | 'kernel' | Backend;
+  readonly backend?: 'userspace' | 'kernel' | 'service' | Backend;
+  /**
+   * With `backend: 'service'`: the Unix socket of tsnetd's IPsec service (default
+   * `/run/tsnetd/ipsec`). No privilege is needed; the daemon owns the kernel state.
+   */
+  readonly servicePath?: string;
   /** The owner (Android's UID) for quotas and resource lookup. Default: unique per manager. */
   readonly ownerId?: string | number;
   /** NAT-T keepalive interval of encapsulation sockets opened here (RFC 3948 §2.3). Default 20000; 0 = off. */
@@ -222,6 +228,12 @@ export class IpSecManager implements AsyncDisposable {
       // or no CAP_NET_ADMIN → KernelBackendUnavailableError now, not later.
       const { KernelBackend } = await import('./kernel_backend.ts');
       backend = await KernelBackend.create();
+      ownsBackend = true;
+    } else if (chosen === 'service') {
+      // Connects first: no daemon on the path → IpSecServiceUnavailableError now, naming it.
+      backend = await ServiceBackend.connect(
+        options.servicePath === undefined ? {} : { path: options.servicePath },
+      );
       ownsBackend = true;
     } else if (
       typeof chosen === 'object' &&

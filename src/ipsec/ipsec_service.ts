@@ -137,12 +137,18 @@ export class IpSecService {
   readonly #backend: Backend;
   readonly #owners = new Map<string, OwnerRecord>();
   #nextResourceId = 1;
-  #nextOwnerTag = 1;
+  #nextOwnerTag: number;
   /** Tail of the operation queue: calls run one at a time, like Android's `synchronized` service. */
   readonly #queue = new SerialQueue();
 
-  constructor(backend: Backend) {
+  /**
+   * @param options.firstOwnerTag the owner tag (kernel `reqid`) of the first owner, the next ones
+   *   counting up from it (default 1); the IPsec service daemon uses a range of its own so it can
+   *   find what it owned after a crash
+   */
+  constructor(backend: Backend, options: { readonly firstOwnerTag?: number } = {}) {
     this.#backend = backend;
+    this.#nextOwnerTag = options.firstOwnerTag ?? 1;
   }
 
   #serialize<T>(operation: () => Promise<T>): Promise<T> {

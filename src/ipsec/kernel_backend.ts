@@ -262,6 +262,13 @@ class KernelDatagramSocketHandle
 export interface KernelBackendOptions {
   /** Deadline of each netlink request in ms. Default: the sys layer's (2000). */
   readonly netlinkTimeoutMs?: number;
+  /** `reqid` of SPI reservations, so an owner finds them again (the IPsec service). Default 0. */
+  readonly reservationReqid?: number;
+  /**
+   * How often SPI reservations are renewed, in ms: the kernel drops a reservation after
+   * `net.core.xfrm_acq_expires` (30 s). Default: a third of that sysctl (10 s if unreadable).
+   */
+  readonly reservationRefreshMs?: number;
 }
 
 /**
@@ -342,7 +349,11 @@ export class KernelBackend implements Backend {
 
   async createSa(config: BackendSaConfig): Promise<BackendSa> {
     const encap = config.encapsulation;
-    if (encap !== undefined && !(encap.socket instanceof KernelEncapSocketHandle)) {
+    // A socket the IPsec service daemon opened and handed to its owner: known by its port only.
+    const handedOver =
+      encap !== undefined &&
+      (encap.socket as { readonly descriptorOwned?: unknown }).descriptorOwned === true;
+    if (encap !== undefined && !handedOver && !(encap.socket instanceof KernelEncapSocketHandle)) {
       throw new IllegalArgumentError(
         'Cannot build transform: the encapsulation socket belongs to another backend',
       );
@@ -357,6 +368,9 @@ export class KernelBackend implements Backend {
         ...algorithms,
         ...(encap?.socket instanceof KernelEncapSocketHandle
           ? { encapsulation: { socket: encap.socket.socket, remotePort: encap.remotePort } }
+          : {}),
+        ...(encap !== undefined && handedOver
+          ? { encapsulationPorts: { localPort: encap.socket.port, remotePort: encap.remotePort } }
           : {}),
         replayWindowSize: config.replayWindowSize,
         esn: config.esn,
@@ -444,6 +458,20 @@ export class KernelBackend implements Backend {
 
   async removeFromStreamSocket(socket: BackendStreamSocket): Promise<void> {
     await mapped(this.#k, () => this.#engine.removeFromStreamSocket(socket));
+  }
+
+  /** Any socket by descriptor (a bound `dgram.Socket`, a raw descriptor, the daemon's apply). */
+  async applyToDescriptor(fd: number, direction: TransformDirection, sa: BackendSa): Promise<void> {
+    const kernelSa = this.#sa(
+      sa,
+      IllegalArgumentError,
+      'Cannot apply transform: it belongs to another backend',
+    );
+    await mapped(this.#k, () => this.#engine.applyToDescriptor(fd, direction, kernelSa));
+  }
+
+  async removeFromDescriptor(fd: number): Promise<void> {
+    await mapped(this.#k, () => this.#engine.removeFromDescriptor(fd));
   }
 
   async getTransformState(sa: BackendSa): Promise<BackendTransformState> {

@@ -11,6 +11,7 @@
  * makes Node's `dgram.send()` retry `EAGAIN` forever, so a socket whose applied outbound SA was
  * deleted refuses sends itself, and SAs exist before policies name them.
  */
+import { readFileSync } from 'node:fs';
 import { Server as NetServer, type Socket as NetSocket } from 'node:net';
 import { formatSpi } from '../esp/mod.ts';
 import { bindWildcardUdpSocket, errnoOf, NetlinkSocket } from '../sys/mod.ts';
@@ -58,6 +59,25 @@ export type KernelDirection = 'in' | 'out';
 export interface KernelEngineOptions {
   /** Deadline of each netlink request in ms. Default: the sys layer's (2000). */
   readonly netlinkTimeoutMs?: number;
+  /** `reqid` of SPI reservations (larval states), so an owner can find them again. Default 0. */
+  readonly reservationReqid?: number;
+  /**
+   * How often SPI reservations are renewed (ms). The kernel deletes a larval state after
+   * `net.core.xfrm_acq_expires` seconds (30 by default); a reservation must outlive that.
+   * Default: a third of that sysctl (read at open), 10 s when it cannot be read.
+   */
+  readonly reservationRefreshMs?: number;
+}
+
+/** A third of `net.core.xfrm_acq_expires` in ms (10 s when unreadable). */
+function defaultRefreshMs(): number {
+  try {
+    const seconds = Number(readFileSync('/proc/sys/net/core/xfrm_acq_expires', 'utf8').trim());
+    if (Number.isInteger(seconds) && seconds > 0) return Math.max(500, (seconds * 1000) / 3);
+  } catch {
+    // not readable here (a chroot without /proc/sys): the kernel's default
+  }
+  return 10_000;
 }
 
 /** Options of {@link KernelEngine.openEncapSocket}. */
@@ -98,7 +118,10 @@ export interface KernelSaState {
  */
 export class KernelEngine {
   readonly #netlink: NetlinkSocket;
-  readonly #reservations = new Map<string, { destination: string; spi: number }>();
+  readonly #reservations = new Map<string, Reservation>();
+  readonly #reservationReqid: number;
+  readonly #refreshMs: number;
+  #refreshTimer: NodeJS.Timeout | undefined;
   readonly #sas = new Set<KernelSa>();
   readonly #encapSockets = new Set<KernelEncapSocket>();
   readonly #sockets = new Set<KernelDatagramSocket>();
@@ -109,8 +132,10 @@ export class KernelEngine {
   >();
   #closed: Promise<void> | undefined;
 
-  private constructor(netlink: NetlinkSocket) {
+  private constructor(netlink: NetlinkSocket, options: KernelEngineOptions) {
     this.#netlink = netlink;
+    this.#reservationReqid = options.reservationReqid ?? 0;
+    this.#refreshMs = options.reservationRefreshMs ?? defaultRefreshMs();
   }
 
   /**
@@ -125,6 +150,7 @@ export class KernelEngine {
       NetlinkSocket.open(
         options.netlinkTimeoutMs === undefined ? {} : { timeoutMs: options.netlinkTimeoutMs },
       ),
+      options,
     );
   }
 
@@ -143,7 +169,7 @@ export class KernelEngine {
     this.#assertOpen('reserve SPI');
     try {
       const [reply] = await this.#request(
-        encodeAllocSpiRequest({ destination, min: spi, max: spi }),
+        encodeAllocSpiRequest({ destination, min: spi, max: spi, reqid: this.#reservationReqid }),
         `allocate SPI ${formatSpi(spi)} for ${destination}`,
       );
       const granted = reply === undefined ? undefined : decodeSaMessage(reply).spi;
@@ -157,14 +183,69 @@ export class KernelEngine {
       if (errnoOf(err) === 'ENOENT') return false;
       throw err;
     }
-    this.#reservations.set(`${destination}|${spi >>> 0}`, { destination, spi: spi >>> 0 });
+    this.#reservations.set(`${destination}|${spi >>> 0}`, {
+      destination,
+      spi: spi >>> 0,
+      renewedAt: Date.now(),
+      lost: false,
+      renewing: undefined,
+    });
+    this.#scheduleRenewal();
     return true;
   }
 
   /** Deletes a reservation no SA took over. */
   async releaseSpi(destination: string, spi: number): Promise<void> {
-    if (!this.#reservations.delete(`${destination}|${spi >>> 0}`)) return;
+    const key = `${destination}|${spi >>> 0}`;
+    const reservation = this.#reservations.get(key);
+    if (reservation === undefined) return;
+    await reservation.renewing;
+    if (!this.#reservations.delete(key)) return;
     await this.#deleteState(destination, spi);
+  }
+
+  #scheduleRenewal(): void {
+    if (this.#refreshTimer !== undefined || this.#closed !== undefined) return;
+    if (this.#reservations.size === 0) return;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      void this.#renewReservations()
+        .catch(() => undefined)
+        .finally(() => this.#scheduleRenewal());
+    }, this.#refreshMs / 2);
+    this.#refreshTimer.unref();
+  }
+
+  /**
+   * Keeps reservations alive past `net.core.xfrm_acq_expires`: the kernel cannot extend a larval
+   * state, so one older than the refresh interval is deleted and allocated again at once (building
+   * on or releasing that reservation waits for it). Should another process take the SPI in that
+   * instant, the reservation is marked lost and building on it fails.
+   */
+  async #renewReservations(): Promise<void> {
+    const now = Date.now();
+    for (const r of [...this.#reservations.values()]) {
+      if (r.lost || now - r.renewedAt < this.#refreshMs || this.#closed !== undefined) continue;
+      r.renewing = (async () => {
+        try {
+          await this.#deleteState(r.destination, r.spi);
+          await this.#request(
+            encodeAllocSpiRequest({
+              destination: r.destination,
+              min: r.spi,
+              max: r.spi,
+              reqid: this.#reservationReqid,
+            }),
+            `renew SPI ${formatSpi(r.spi)}`,
+          );
+          r.renewedAt = Date.now();
+        } catch {
+          r.lost = true;
+        }
+      })();
+      await r.renewing;
+      r.renewing = undefined;
+    }
   }
 
   async #deleteState(destination: string, spi: number): Promise<void> {
@@ -194,6 +275,24 @@ export class KernelEngine {
         'Cannot build transform: the encapsulation socket belongs to another backend',
       );
     }
+    const reservation = this.#reservations.get(
+      `${options.destinationAddress}|${options.spi >>> 0}`,
+    );
+    await reservation?.renewing;
+    if (reservation?.lost === true) {
+      throw new KernelStateError(
+        `Cannot build transform: the reservation of SPI ${formatSpi(options.spi)} was lost`,
+      );
+    }
+    const encapPorts =
+      encap !== undefined
+        ? { sourcePort: encap.socket.port, destinationPort: encap.remotePort }
+        : options.encapsulationPorts !== undefined
+          ? {
+              sourcePort: options.encapsulationPorts.localPort,
+              destinationPort: options.encapsulationPorts.remotePort,
+            }
+          : undefined;
     const { cipher, auth, aead } = options;
     const words = Math.ceil(options.replayWindowSize / 32);
     const spi = options.spi >>> 0;
@@ -211,14 +310,8 @@ export class KernelEngine {
           ? { aead }
           : { cipher: cipher ?? { name: NULL_CIPHER, key: new Uint8Array(0) } }),
         ...(auth !== undefined ? { auth } : {}),
-        ...(encap !== undefined
-          ? {
-              encap: {
-                type: 'espinudp' as const,
-                sourcePort: encap.socket.port,
-                destinationPort: encap.remotePort,
-              },
-            }
+        ...(encapPorts !== undefined
+          ? { encap: { type: 'espinudp' as const, ...encapPorts } }
           : {}),
         replayEsn: { replayWindow: options.replayWindowSize, bitmap: new Array(words).fill(0) },
       });
@@ -467,6 +560,31 @@ export class KernelEngine {
     s.markInboundInstalled(sa);
   }
 
+  /**
+   * The IPsec service daemon's apply: an SA on a socket known only by its descriptor (received
+   * from its owner with `SCM_RIGHTS`, or a bound `dgram.Socket`). The inbound template names
+   * SPI 0 and the owner's reqid, so a rekey keeps the owner's older SA accepted until deleted.
+   */
+  async applyToDescriptor(fd: number, direction: KernelDirection, sa: KernelSa): Promise<void> {
+    this.#assertOpen('apply transform');
+    if (sa.deleted) {
+      throw new KernelInvalidArgumentError('Cannot apply transform: it was deleted');
+    }
+    if (sa.family === 'IPv6' && socketFamily(fd) === AF_INET) {
+      throw new KernelInvalidArgumentError(
+        'Mismatched address family: an IPv6 transform on an IPv4 socket',
+      );
+    }
+    const policy = this.#policy(direction, sa, direction === 'in' ? 0 : sa.spi, sa.reqid);
+    this.#sockopt(() => applySocketPolicy(fd, policy));
+  }
+
+  /** Removes both directions' policies from a socket known by its descriptor. */
+  async removeFromDescriptor(fd: number): Promise<void> {
+    this.#assertOpen('remove transforms');
+    this.#sockopt(() => removeSocketPolicies(fd));
+  }
+
   #policy(direction: KernelDirection, sa: KernelSa, spi: number, reqid: number): Uint8Array {
     const family = sa.family === 'IPv4' ? AF_INET : AF_INET6;
     return encodeSocketPolicy(
@@ -538,7 +656,10 @@ export class KernelEngine {
           // keep going: every other SA must still be deleted
         }
       }
-      for (const { destination, spi } of [...this.#reservations.values()]) {
+      if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+      this.#refreshTimer = undefined;
+      for (const { destination, spi, renewing } of [...this.#reservations.values()]) {
+        await renewing;
         try {
           await this.#deleteState(destination, spi);
         } catch {
@@ -552,4 +673,13 @@ export class KernelEngine {
     })();
     return this.#closed;
   }
+}
+
+/** A reservation this engine holds (renewed until an SA takes it over or it is released). */
+interface Reservation {
+  readonly destination: string;
+  readonly spi: number;
+  renewedAt: number;
+  lost: boolean;
+  renewing: Promise<void> | undefined;
 }

@@ -15,6 +15,11 @@ export interface KernelSaOptions extends EspSaAlgorithms {
   readonly family: 'IPv4' | 'IPv6';
   /** ESP-in-UDP through this socket to `remotePort`; absent = plain ESP. */
   readonly encapsulation?: { readonly socket: KernelEncapSocket; readonly remotePort: number };
+  /**
+   * ESP-in-UDP from a socket this process does not hold (the IPsec service daemon opened it and
+   * handed it to its owner), known by its port; the owner sends the NAT keepalives.
+   */
+  readonly encapsulationPorts?: { readonly localPort: number; readonly remotePort: number };
   /** Anti-replay window in packets. */
   readonly replayWindowSize: number;
   readonly esn: boolean;
@@ -45,7 +50,7 @@ export class KernelSa {
     const encapsulation = options.encapsulation;
     this.maxPayloadLength = maxProtectedUdpPayloadLength({
       family: options.family,
-      encapsulated: encapsulation !== undefined,
+      encapsulated: encapsulation !== undefined || options.encapsulationPorts !== undefined,
       ...(options.cipher !== undefined ? { cipher: options.cipher } : {}),
       ...(options.auth !== undefined ? { auth: options.auth } : {}),
       ...(options.aead !== undefined ? { aead: options.aead } : {}),
@@ -56,6 +61,6 @@ export class KernelSa {
     this.family = options.family;
     this.reqid = options.ownerTag;
     this.encapSocket = encapsulation?.socket;
-    this.remotePort = encapsulation?.remotePort ?? 0;
+    this.remotePort = encapsulation?.remotePort ?? options.encapsulationPorts?.remotePort ?? 0;
   }
 }

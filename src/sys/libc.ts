@@ -65,6 +65,37 @@ interface Bound {
 }
 
 let cached: Libc | undefined;
+let koffiCache: Koffi | undefined;
+let libraryCache: ReturnType<Koffi['load']> | undefined;
+
+/** koffi itself, loaded on first use (for `alloc`, `view`, `address` and `node.poll`). */
+export function koffiModule(): Koffi {
+  koffiCache ??= loadKoffi();
+  return koffiCache;
+}
+
+function library(): ReturnType<Koffi['load']> {
+  if (libraryCache !== undefined) return libraryCache;
+  if (process.platform !== 'linux') {
+    throw new FfiUnavailableError(
+      `Cannot load libc: the kernel backend needs Linux, not ${process.platform}`,
+    );
+  }
+  try {
+    libraryCache = koffiModule().load('libc.so.6');
+  } catch (err: unknown) {
+    throw new FfiUnavailableError('Cannot load libc.so.6 through koffi', { cause: err });
+  }
+  return libraryCache;
+}
+
+/**
+ * Binds one more libc function by its C declaration (for files of this layer that need a call
+ * the {@link Libc} table does not have). Loads koffi and libc on first use.
+ */
+export function libcFunction(declaration: string): (...args: unknown[]) => unknown {
+  return library().func(declaration) as (...args: unknown[]) => unknown;
+}
 
 /**
  * Loads libc through koffi (once).
@@ -73,18 +104,8 @@ let cached: Libc | undefined;
  */
 export function libc(): Libc {
   if (cached !== undefined) return cached;
-  if (process.platform !== 'linux') {
-    throw new FfiUnavailableError(
-      `Cannot load libc: the kernel backend needs Linux, not ${process.platform}`,
-    );
-  }
-  const koffi = loadKoffi();
-  let lib: ReturnType<Koffi['load']>;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch (err: unknown) {
-    throw new FfiUnavailableError('Cannot load libc.so.6 through koffi', { cause: err });
-  }
+  const lib = library();
+  const koffi = koffiModule();
   const fn = (decl: string): Bound => lib.func(decl) as Bound;
   const socket = fn('int socket(int domain, int type, int protocol)');
   const bind = fn('int bind(int fd, const void *addr, uint32_t addrlen)');
