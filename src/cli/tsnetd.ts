@@ -5,13 +5,17 @@
  * SIGINT, then removes everything it installed and the socket file.
  *
  * Usage: tsnetd [--socket PATH] [--state PATH] [--netutils-group NAME|GID]
- *               [--netutils-config PATH] [--verbose]
+ *               [--netutils-config PATH] [--ipsec-socket PATH]
+ *               [--ipsec-group NAME|GID] [--verbose]
+ * The IPsec service (kernel ESP for unprivileged IpSecManagers) listens beside netd.
  * Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 another daemon is
  * already listening on the socket path.
  */
 // First: no inspector on SIGUSR1, no NODE_OPTIONS as root (see process_guard.ts).
 import './process_guard.ts';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_IPSEC_SOCKET_PATH, IpSecServiceServer } from '../ipsec/mod.ts';
 import {
   DaemonRunningError,
   DEFAULT_SOCKET_PATH,
@@ -26,13 +30,17 @@ import {
 import { DEFAULT_CONFIG_PATH, NetutilsPolicy } from '../netutils/mod.ts';
 
 const USAGE = `Usage: tsnetd [--socket PATH] [--state PATH] [--netutils-group NAME|GID]
-              [--netutils-config PATH] [--verbose]
+              [--netutils-config PATH] [--ipsec-socket PATH]
+              [--ipsec-group NAME|GID] [--verbose]
   --socket PATH  Unix socket to listen on (default ${DEFAULT_SOCKET_PATH})
   --state PATH   crash-recovery state file (default <socket>.state)
   --netutils-group NAME|GID  members may use the socket, held to the wrapper's rules
                  (default: root only); the socket then belongs to this group, mode 0660
   --netutils-config PATH  the wrapper configuration the daemon checks with
                  (default ${DEFAULT_CONFIG_PATH}; the callers' environment is never used)
+  --ipsec-socket PATH  IPsec service socket (default ${DEFAULT_IPSEC_SOCKET_PATH}, i.e. beside
+                 the netd socket; mode 0666)
+  --ipsec-group NAME|GID  only this group may use the IPsec service (socket mode 0660)
   --verbose      log every connection and request on stderr
 Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage error, 3 already running`;
 
@@ -46,6 +54,8 @@ async function main(): Promise<number> {
     state?: string;
     'netutils-group'?: string;
     'netutils-config'?: string;
+    'ipsec-socket'?: string;
+    'ipsec-group'?: string;
     verbose?: boolean;
     help?: boolean;
   };
@@ -56,6 +66,8 @@ async function main(): Promise<number> {
         state: { type: 'string' },
         'netutils-group': { type: 'string' },
         'netutils-config': { type: 'string' },
+        'ipsec-socket': { type: 'string' },
+        'ipsec-group': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -127,6 +139,25 @@ async function main(): Promise<number> {
   resolveReady(netd);
   log(`listening on ${socketPath}`);
 
+  let ipsec: IpSecServiceServer;
+  try {
+    const group = values['ipsec-group'];
+    ipsec = await IpSecServiceServer.listen({
+      // Beside the netd socket: /run/tsnetd/ipsec by default.
+      socketPath: values['ipsec-socket'] ?? join(dirname(socketPath), 'ipsec'),
+      ...(group === undefined ? {} : { groupId: resolveGroup(group) }),
+      log,
+    });
+  } catch (error: unknown) {
+    log(
+      `Cannot start the IPsec service: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    await server.close();
+    for (const problem of await netd.shutdown()) log(`clean-up: ${problem}`);
+    return 1;
+  }
+  log(`IPsec service listening on ${ipsec.socketPath}`);
+
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -135,6 +166,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
   log(`${signal} received, shutting down`);
+  await ipsec.close();
   await server.close();
   const problems = await netd.shutdown();
   net.close();

@@ -239,6 +239,13 @@ export interface Backend {
   ): Promise<void>;
   /** Optional, with {@link Backend.applyToStreamSocket}: removes both directions. */
   removeFromStreamSocket?(socket: BackendStreamSocket): Promise<void>;
+  /**
+   * Optional (kernel and service backends): applies an SA to any socket of this process given by
+   * its descriptor (a bound `dgram.Socket`, or Android's `FileDescriptor` overload).
+   */
+  applyToDescriptor?(fd: number, direction: TransformDirection, sa: BackendSa): Promise<void>;
+  /** Optional, with {@link Backend.applyToDescriptor}: removes both directions. */
+  removeFromDescriptor?(fd: number): Promise<void>;
   /** Reads the SA's counters and replay state. */
   getTransformState(sa: BackendSa): Promise<BackendTransformState>;
   /**

@@ -3,7 +3,10 @@
  * A thin facade: every call goes to the {@link IpSecService} of its backend (one service per
  * backend instance, shared by every manager that uses it, like Android's system server).
  */
+import { Socket as DgramSocket } from 'node:dgram';
 import { Server as NetServer, Socket as NetSocket } from 'node:net';
+import { SocketFdUnavailableError } from '../sys/errors.ts';
+import { socketFd } from '../sys/socket_fd.ts';
 import { type ManagerContext, registerContext } from './_manager_context.ts';
 import { DEFAULT_RECEIVE_QUEUE_LENGTH, type ReceiveQueueOptions } from './_receive_queue.ts';
 import { checkInteger, checkIntegerIn, describeValue } from './_socket_args.ts';
@@ -23,7 +26,6 @@ import {
 import { IpSecService, type IpSecServiceCallOptions } from './ipsec_service.ts';
 import { checkReplayWindowSize, IpSecTransform } from './ipsec_transform.ts';
 import { SecurityParameterIndex } from './security_parameter_index.ts';
-import { ServiceBackend } from './service/service_backend.ts';
 import { defaultRandomUint32 } from './spi_allocator.ts';
 import { UdpEncapsulationSocket } from './udp_encapsulation_socket.ts';
 import { UserspaceBackend } from './userspace_backend.ts';
@@ -164,9 +166,6 @@ export class IpSecManager implements AsyncDisposable {
   /**
    * Creates a manager.
    *
-   * @throws {TypeError} an option of the wrong type (e.g. `replayWindowSize: 64.5`, `esn: 'yes'`)
-   * @throws {IllegalArgumentError} an option out of range (e.g. `replayWindowSize: 16`)
-   * @throws {KernelBackendUnavailableError} `backend: 'kernel'` without ESP or `CAP_NET_ADMIN`
    * @example
    * ```ts
    * import { IpSecManager, UserspaceBackend } from 'tsnetd/ipsec';
@@ -231,6 +230,7 @@ export class IpSecManager implements AsyncDisposable {
       ownsBackend = true;
     } else if (chosen === 'service') {
       // Connects first: no daemon on the path → IpSecServiceUnavailableError now, naming it.
+      const { ServiceBackend } = await import('./service/service_backend.ts');
       backend = await ServiceBackend.connect(
         options.servicePath === undefined ? {} : { path: options.servicePath },
       );
@@ -295,8 +295,7 @@ export class IpSecManager implements AsyncDisposable {
    *
    * @param destination numeric IPv4/IPv6 address, not a wildcard
    * @param requestedSpi a specific SPI, 256..0xFFFFFFFF (1–255 are reserved; 0 is refused)
-   * @throws {TypeError} `requestedSpi` not an integer, `destination` not a string
-   * @throws {IllegalArgumentError} bad address, SPI 0, 1–255 or beyond 32 bits
+   * @throws {IllegalArgumentError} bad address, SPI 0 or 1–255
    * @throws {SpiUnavailableError} the requested SPI is taken for this destination
    * @throws {ResourceUnavailableError} quota of 64 SPIs reached, or no SPI free
    * @example
@@ -334,7 +333,6 @@ export class IpSecManager implements AsyncDisposable {
    * Opens a UDP encapsulation socket on `port` (omitted = random port).
    *
    * @param port 1024..65535; omitted = random (passing 0 explicitly is refused, as in Android)
-   * @throws {TypeError} `port` not an integer
    * @throws {IllegalArgumentError} port 0 or out of range
    * @throws {ResourceUnavailableError} port busy, or quota of 16 sockets reached
    * @example
@@ -414,7 +412,6 @@ export class IpSecManager implements AsyncDisposable {
    * `listen()` (accepted sockets inherit its policies, so the handshake is protected) and to a
    * client before `connect()` (installed when Node creates the descriptor).
    *
-   * @throws {TypeError} `direction` not an integer, `transform` not an `IpSecTransform`
    * @throws {IllegalArgumentError} bad direction, unknown/closed transform, family mismatch
    * @throws {UnsupportedOperationError} a TCP socket with a backend other than the kernel's
    * @throws {SecurityError} the transform was built by another manager of the same owner
@@ -438,11 +435,25 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   async applyTransportModeTransform(
-    socket: IpSecDatagramSocket | NetSocket | NetServer,
+    socket: IpSecDatagramSocket | NetSocket | NetServer | DgramSocket | number,
     direction: Direction,
     transform: IpSecTransform,
   ): Promise<void> {
     this.#context.assertOpen('apply transform');
+    if (typeof socket === 'number' || socket instanceof DgramSocket) {
+      // Android's FileDescriptor overload (kernel and service backends): a bound dgram.Socket or
+      // a raw descriptor of this process.
+      if (!(transform instanceof IpSecTransform)) {
+        throw new TypeError('Cannot apply transform: expected an IpSecTransform');
+      }
+      await this.#context.service.applyToDescriptor(
+        this.#context.caller,
+        descriptorOf(socket, 'apply transform'),
+        direction,
+        transform.getResourceId(),
+      );
+      return;
+    }
     if (socket instanceof NetSocket || socket instanceof NetServer) {
       // TCP (kernel backend only): the kernel protects the socket itself. Writes issued while an
       // outbound apply is pending are held (cork) so none leaves before the policy is installed.
@@ -508,9 +519,13 @@ export class IpSecManager implements AsyncDisposable {
    * ```
    */
   async removeTransportModeTransforms(
-    socket: IpSecDatagramSocket | NetSocket | NetServer,
+    socket: IpSecDatagramSocket | NetSocket | NetServer | DgramSocket | number,
   ): Promise<void> {
     this.#context.assertOpen('remove transforms');
+    if (typeof socket === 'number' || socket instanceof DgramSocket) {
+      await this.#context.service.removeFromDescriptor(descriptorOf(socket, 'remove transforms'));
+      return;
+    }
     if (socket instanceof NetSocket || socket instanceof NetServer) {
       await this.#context.service.removeTransportModeTransforms(socket);
       return;
@@ -589,5 +604,24 @@ export class IpSecManager implements AsyncDisposable {
   /** Same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** The descriptor of a bound `dgram.Socket` or a raw descriptor number. */
+function descriptorOf(socket: DgramSocket | number, action: string): number {
+  if (typeof socket === 'number' && (!Number.isInteger(socket) || socket < 0)) {
+    throw new IllegalArgumentError(
+      `Cannot ${action}: ${describeValue(socket)} is not a descriptor`,
+    );
+  }
+  try {
+    return socketFd(socket);
+  } catch (err: unknown) {
+    if (err instanceof SocketFdUnavailableError) {
+      throw new IllegalStateError(`Cannot ${action}: the dgram.Socket is not bound yet`, {
+        cause: err,
+      });
+    }
+    throw err;
   }
 }

@@ -300,7 +300,13 @@ export class IpSecService {
         scope: caller.token,
       });
     } catch (err: unknown) {
-      if (err instanceof ResourceUnavailableError) throw err;
+      // A kernel the service cannot use says so as it is (the IPsec service on a kernel without ESP).
+      if (
+        err instanceof ResourceUnavailableError ||
+        (err instanceof IpSecError && err.code === 'ERR_IPSEC_KERNEL_BACKEND_UNAVAILABLE')
+      ) {
+        throw err;
+      }
       throw new ResourceUnavailableError(`Cannot open UDP encapsulation socket on port ${port}`, {
         cause: err,
       });
@@ -540,6 +546,38 @@ export class IpSecService {
     await this.#backend.applyToSocket(socket, dir, record.sa);
   }
 
+  /**
+   * `applyTransportModeTransform(FileDescriptor, …)`: the same checks, on a socket known by its
+   * descriptor (a backend without {@link Backend.applyToDescriptor} cannot).
+   */
+  applyToDescriptor(
+    caller: Caller,
+    fd: number,
+    direction: unknown,
+    resourceId: number,
+  ): Promise<void> {
+    return this.#serialize(async () => {
+      const dir = checkDirection(direction);
+      const record = this.#owner(caller.owner).transforms.get(resourceId);
+      if (record === undefined) {
+        throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
+      }
+      if (record.token !== caller.token) {
+        throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
+      }
+      if (this.#backend.applyToDescriptor === undefined) throw noDescriptors(this.#backend);
+      await this.#backend.applyToDescriptor(fd, dir, record.sa);
+    });
+  }
+
+  /** `removeTransportModeTransforms(FileDescriptor)`. */
+  removeFromDescriptor(fd: number): Promise<void> {
+    return this.#serialize(async () => {
+      if (this.#backend.removeFromDescriptor === undefined) throw noDescriptors(this.#backend);
+      await this.#backend.removeFromDescriptor(fd);
+    });
+  }
+
   /** `removeTransportModeTransforms`: no validation; both directions. */
   removeTransportModeTransforms(
     socket: BackendDatagramSocket | BackendStreamSocket,
@@ -595,6 +633,13 @@ function isStreamSocket(socket: object): socket is BackendStreamSocket {
 function noStreamSockets(backend: Backend): UnsupportedOperationError {
   return new UnsupportedOperationError(
     `Cannot apply transform to a TCP socket: the ${backend.name} backend protects only its own datagram sockets; use the kernel backend (IpSecManager.create({ backend: 'kernel' }))`,
+  );
+}
+
+/** The error of a backend that cannot protect a socket given by descriptor (userspace). */
+function noDescriptors(backend: Backend): UnsupportedOperationError {
+  return new UnsupportedOperationError(
+    `Cannot apply transform to a socket descriptor: the ${backend.name} backend protects only its own datagram sockets; use the kernel or service backend`,
   );
 }
 

@@ -51,6 +51,12 @@ export interface SuiteDevice {
    * (measured, not guessed); only the "different destinations" expectation changes.
    */
   readonly spiScope?: 'per-destination' | 'global';
+  /**
+   * Whether the kernel-side quota is shared by every owner of the device: true for the IPsec
+   * service, whose daemon counts per UID (the suite's owners are one process, one UID); the
+   * per-UID split is proven with two real UIDs by the service's own guest test.
+   */
+  readonly ownersShareKernelQuota?: boolean;
 }
 
 export const TEST_DATA = new TextEncoder().encode('Best test data ever!');
@@ -389,6 +395,15 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
           name: 'ResourceUnavailableError',
           message: 'No more SPIs may be allocated by this requester.',
         });
+        if (device.ownersShareKernelQuota === true) {
+          await assert.rejects(other.allocateSecurityParameterIndex('192.0.2.64'), {
+            name: 'ResourceUnavailableError',
+          });
+          await spis[0]?.close();
+          await using next = await app.allocateSecurityParameterIndex('192.0.2.64');
+          assert.ok(next.getSpi() > 0);
+          return;
+        }
         await using fine = await other.allocateSecurityParameterIndex('192.0.2.64');
         await spis[0]?.close();
         await using next = await app.allocateSecurityParameterIndex('192.0.2.64');
@@ -758,7 +773,16 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         const pcap = join(dir, 'lo.pcap');
         const capture = spawn(
           'tshark',
-          ['-i', 'lo', '-f', `udp port ${port} or udp port ${encap.getPort()}`, '-w', pcap, '-q'],
+          [
+            '-i',
+            'lo',
+            '-p',
+            '-f',
+            `udp port ${port} or udp port ${encap.getPort()}`,
+            '-w',
+            pcap,
+            '-q',
+          ],
           { stdio: ['ignore', 'ignore', 'pipe'] },
         );
         try {

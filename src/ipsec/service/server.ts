@@ -242,7 +242,7 @@ export class IpSecServiceServer {
       if (options.groupId === undefined) {
         chmodSync(socketPath, 0o666);
       } else {
-        chownSync(socketPath, 0, options.groupId);
+        chownSync(socketPath, -1, options.groupId); // a group of ours: no CAP_CHOWN needed
         chmodSync(socketPath, 0o660);
       }
     } catch (err: unknown) {

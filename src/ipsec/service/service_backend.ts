@@ -662,6 +662,17 @@ export class ServiceBackend implements Backend {
     if (fd !== undefined) await this.#connection.request('remove', {}, undefined, fd);
   }
 
+  /** Any socket of this process by descriptor: it travels to the daemon, which checks its owner. */
+  async applyToDescriptor(fd: number, direction: TransformDirection, sa: BackendSa): Promise<void> {
+    this.#assertOpen('apply transform');
+    await this.#install(fd, direction, this.#sa(sa));
+  }
+
+  async removeFromDescriptor(fd: number): Promise<void> {
+    this.#assertOpen('remove transforms');
+    await this.#connection.request('remove', {}, undefined, fd);
+  }
+
   async getTransformState(sa: BackendSa): Promise<BackendTransformState> {
     if (!(sa instanceof ServiceSa) || sa.deleted) {
       throw new IllegalStateError('Cannot read SA state: the SA was deleted');
