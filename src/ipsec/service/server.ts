@@ -51,7 +51,6 @@ import {
   intField,
   KIND_REPLY,
   KIND_REQUEST,
-  Op,
   opName,
   stringField,
   WIRE_VERSION,
