@@ -32,6 +32,13 @@ import { KernelPeer } from '../helpers/kernel_peer.ts';
 
 const REPO = join(import.meta.dirname, '../..');
 const GUEST_PROGRAM = join(REPO, 'test/helpers/kernel_peer/guest_kernel_backend_interop.ts');
+/**
+ * Set by test/interop/ipsec_service_interop.test.ts before it imports this file: the guest end is
+ * then an unprivileged app of the IPsec service (a root daemon in the guest), and the cases are
+ * AES-GCM and AES-CBC + HMAC-SHA256, with and without ESN.
+ */
+const VIA_SERVICE = process.env.TSNETD_INTEROP_VIA_SERVICE === '1';
+const SERVICE_WRAPPER = join(REPO, 'test/helpers/kernel_peer/guest_ipsec_service_interop.ts');
 const LOOPBACK = '127.0.0.1';
 /** Must match the guest program. */
 const GUEST_ENCAP_PORT = 4501;
@@ -168,10 +175,16 @@ before(async () => {
   await once(controlServer, 'listening');
   const { port } = controlServer.address() as { port: number };
   const connected = once(controlServer, 'connection') as Promise<[Socket]>;
-  guestRun = peer.hostExec([process.execPath, '--import', 'tsx', GUEST_PROGRAM, String(port)], {
-    cwd: REPO,
-    timeoutMs: FILE_TIMEOUT_MS,
-  });
+  guestRun = peer.hostExec(
+    [
+      process.execPath,
+      '--import',
+      'tsx',
+      VIA_SERVICE ? SERVICE_WRAPPER : GUEST_PROGRAM,
+      String(port),
+    ],
+    { cwd: REPO, timeoutMs: FILE_TIMEOUT_MS },
+  );
   const [socket] = await Promise.race([
     connected,
     guestRun.then((r) => {
@@ -289,11 +302,15 @@ async function runCase(c: InteropCase, esn: boolean): Promise<void> {
   }
 }
 
+const SERVICE_CASES = new Set(['AES-CBC-256 + HMAC-SHA256-128', 'AES-GCM-256 ICV 128']);
+
 test(
-  'userspace backend (host) ↔ kernel backend (guest): every Android algorithm, with and without ESN',
+  VIA_SERVICE
+    ? 'userspace backend (host) ↔ IPsec service backend (guest, unprivileged app): GCM and CBC+HMAC, with and without ESN'
+    : 'userspace backend (host) ↔ kernel backend (guest): every Android algorithm, with and without ESN',
   { timeout: FILE_TIMEOUT_MS },
   async (t) => {
-    for (const c of ALGORITHM_CASES) {
+    for (const c of ALGORITHM_CASES.filter((a) => !VIA_SERVICE || SERVICE_CASES.has(a.label))) {
       for (const esn of [false, true]) {
         await t.test(`${c.label}${esn ? ' with ESN' : ''}`, () => runCase(c, esn));
       }

@@ -333,3 +333,90 @@ test('a reserved SPI outlives net.core.xfrm_acq_expires (service and in-process 
   assert.equal(slow.line, 'LATE late but protected');
   await kill(slow.child);
 });
+
+test('hostile clients: quota flood, malformed frames, wrong descriptors, connection flood, a deaf client', async () => {
+  const holder = await start([...asUser(UID_B), ...NODE, CLIENT, 'hold', SOCKET], /^READY /);
+  const hostile = await start([...asUser(UID_A), ...NODE, CLIENT, 'hostile', SOCKET], /^HOSTILE /, {
+    timeoutMs: 300_000,
+  });
+  assert.equal(
+    hostile.line,
+    'HOSTILE granted=64 refused=1936 garbage=cut badfield=cut pipe=IllegalArgumentError unixsocket=IllegalArgumentError served=62 deaf=cut',
+  );
+  await new Promise((resolve) => hostile.child.once('exit', resolve));
+  // the others are still served: a fresh client of the same UID gets a working transform
+  const after = await start([...asUser(UID_A), ...NODE, CLIENT, 'hold', SOCKET], /^READY /);
+  assert.match(after.line, /through the kernel tx=1$/);
+  await kill(after.child);
+  await sleep(1000);
+  // nothing of the hostile UID is left: the daemon's SAs are exactly the holder's
+  const spis = [...xfrmState().matchAll(/spi (0x[0-9a-f]+) reqid (\d+)/g)]
+    .filter((m) => Number(m[2]) >= DAEMON_REQID_BASE && Number(m[2]) <= DAEMON_REQID_LAST)
+    .map((m) => m[1]);
+  assert.deepEqual(spis, [holder.line.split(' ')[1]]);
+  assert.equal(
+    execFileSync('/sbin/ip', ['xfrm', 'policy'], { encoding: 'utf8' }).trim(),
+    '',
+    'no policy in the SPD',
+  );
+  await kill(holder.child);
+});
+
+/** A network namespace held by a daemon started in it (`unshare --net`), one per "device". */
+async function device(name: string): Promise<{ pid: number; socket: string; enter: string[] }> {
+  const socket = join(DIR, `${name}.sock`);
+  const { child } = await start(
+    [
+      '/usr/bin/unshare',
+      '--net',
+      '--',
+      ...NODE,
+      'test/helpers/kernel_peer/ipsec_service_daemon.ts',
+      socket,
+    ],
+    /^READY$/,
+  );
+  const pid = child.pid ?? -1;
+  return { pid, socket, enter: ['/usr/bin/nsenter', `--net=${guestProc()}/${pid}/ns/net`, '--'] };
+}
+
+test('TCP over transport mode between two service apps in two namespaces, IPv4 and IPv6', async () => {
+  chownSync(DIR, 0, 0);
+  const a = await device('device-a');
+  const b = await device('device-b');
+  const va = `tsva${randomBytes(2).toString('hex')}`;
+  const vb = `tsvb${randomBytes(2).toString('hex')}`;
+  const ip = (enter: string[], ...args: string[]) =>
+    execFileSync(enter[0] ?? '', [...enter.slice(1), '/sbin/ip', ...args]);
+  execFileSync('/sbin/ip', ['link', 'add', va, 'type', 'veth', 'peer', 'name', vb]);
+  execFileSync('/sbin/ip', ['link', 'set', va, 'netns', String(a.pid)]);
+  execFileSync('/sbin/ip', ['link', 'set', vb, 'netns', String(b.pid)]);
+  for (const [d, dev, n] of [
+    [a, va, 1],
+    [b, vb, 2],
+  ] as const) {
+    ip(d.enter, 'link', 'set', 'lo', 'up');
+    ip(d.enter, 'addr', 'add', `10.77.0.${n}/24`, 'dev', dev);
+    ip(d.enter, 'addr', 'add', `fd77::${n}/64`, 'dev', dev, 'nodad');
+    ip(d.enter, 'link', 'set', dev, 'up');
+  }
+  const results: string[] = [];
+  for (const [addrA, addrB] of [
+    ['10.77.0.1', '10.77.0.2'],
+    ['fd77::1', 'fd77::2'],
+  ] as const) {
+    const server = await start(
+      [...b.enter, ...asUser(UID_A), ...NODE, CLIENT, 'tcp-server', b.socket, addrB, addrA],
+      /^LISTENING /,
+    );
+    const port = server.line.split(' ')[1] ?? '';
+    const client = await start(
+      [...a.enter, ...asUser(UID_B), ...NODE, CLIENT, 'tcp-client', a.socket, addrA, addrB, port],
+      /^TCP /,
+    );
+    results.push(`${addrA}: ${client.line}`);
+    await kill(client.child);
+    await kill(server.child);
+  }
+  assert.deepEqual(results, ['10.77.0.1: TCP ok out=esp in=esp', 'fd77::1: TCP ok out=esp in=esp']);
+});

@@ -13,6 +13,8 @@
  * - `{"op":"end"}` → closes the case's manager (socket, transforms, SPIs)
  * - `{"op":"quit"}` → closes everything and exits.
  * Errors answer `{"error": "<message>"}`.
+ * With a second argument (an IPsec service socket path) the backend is the service's instead:
+ * guest_ipsec_service_interop.ts runs it so, unprivileged, against a root daemon.
  */
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -23,6 +25,7 @@ import {
   IpSecTransform,
   type IpSecTransformBuilder,
   KernelBackend,
+  ServiceBackend,
   type UdpEncapsulationSocket,
 } from '../../../src/ipsec/mod.ts';
 
@@ -59,7 +62,12 @@ interface Case {
 
 async function main(): Promise<void> {
   const controlPort = Number(process.argv[2]);
-  const backend = await KernelBackend.create();
+  // argv[3]: the IPsec service's socket — this process is then an unprivileged app of the daemon.
+  const servicePath = process.argv[3];
+  const backend =
+    servicePath === undefined
+      ? await KernelBackend.create()
+      : await ServiceBackend.connect({ path: servicePath });
   const control = connect(controlPort, HOST);
   control.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
