@@ -57,7 +57,16 @@ export interface SuiteDevice {
    * per-UID split is proven with two real UIDs by the service's own guest test.
    */
   readonly ownersShareKernelQuota?: boolean;
+  /**
+   * How long a datagram may take to arrive (default 500 ms). The IPsec service adds a round trip
+   * to the daemon to a first send (the policy goes on at bind) — under an emulated CPU that
+   * can exceed the default.
+   */
+  readonly messageTimeoutMs?: number;
 }
+
+/** Default of {@link nextMessage}'s timeout; set per device by {@link runBehaviourSuite}. */
+let defaultMessageTimeoutMs = 500;
 
 export const TEST_DATA = new TextEncoder().encode('Best test data ever!');
 export const DROID_SPI = 0xd1201d;
@@ -167,7 +176,7 @@ export function espLength(payloadLength: number, c: AlgorithmCase): number {
 /** Resolves with the next datagram, or `undefined` after `timeoutMs`. */
 export function nextMessage(
   socket: IpSecDatagramSocket | UdpEncapsulationSocket | Socket,
-  timeoutMs = 500,
+  timeoutMs = defaultMessageTimeoutMs,
 ): Promise<{ message: Buffer; port: number; address: string } | undefined> {
   // Each socket type has its own typed 'message' event; the plain emitter view serves all three.
   const emitter: EventEmitter = socket;
@@ -229,6 +238,7 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
     let device: SuiteDevice;
     before(async () => {
       device = await createDevice();
+      defaultMessageTimeoutMs = device.messageTimeoutMs ?? 500;
     });
     after(async () => {
       await device.close();
@@ -787,8 +797,13 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
         );
         try {
           await new Promise<void>((resolve, reject) => {
-            const t = setTimeout(() => reject(new Error('tshark did not start')), 15000);
+            let stderr = '';
+            const t = setTimeout(
+              () => reject(new Error(`tshark did not start: ${stderr.slice(-500)}`)),
+              30000,
+            );
             capture.stderr.on('data', (d: Buffer) => {
+              stderr += String(d);
               if (String(d).includes('Capturing on')) {
                 clearTimeout(t);
                 resolve();

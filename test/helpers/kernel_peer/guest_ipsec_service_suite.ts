@@ -35,5 +35,6 @@ runBehaviourSuite('service', async () => {
     close: () => backend.close(),
     spiScope,
     ownersShareKernelQuota: true,
+    messageTimeoutMs: 3000,
   };
 });
