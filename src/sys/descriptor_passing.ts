@@ -205,9 +205,12 @@ export function receiveWithDescriptors(
       }
       offset += align8(length);
     }
-    if (n === 0 && descriptors.length === 0) return 'eof';
+    // The control buffer is 8-byte aligned, so it may hold one more than asked: close extras.
+    const extra = descriptors.splice(Math.max(0, maxDescriptors));
+    for (const d of extra) libc().close(d);
+    if (n === 0 && descriptors.length === 0 && extra.length === 0) return 'eof';
     const data = m.bytes.slice(m.dataOffset, m.dataOffset + n);
-    return { data, descriptors, truncated: (flags & MSG_CTRUNC) !== 0 };
+    return { data, descriptors, truncated: (flags & MSG_CTRUNC) !== 0 || extra.length > 0 };
   } finally {
     m.free();
   }
