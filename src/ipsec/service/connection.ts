@@ -278,7 +278,9 @@ export class ServiceConnection {
           return;
         }
         this.#descriptors.push(...message.descriptors);
-        for (const frame of this.#reader.push(message.data)) this.#deliver(frame);
+        const frames = this.#reader.push(message.data);
+        message.data.fill(0);
+        for (const frame of frames) this.#deliver(frame);
       }
     } catch (err: unknown) {
       this.#fail(err instanceof Error ? err.message : String(err));

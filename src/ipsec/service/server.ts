@@ -295,7 +295,9 @@ export class IpSecServiceServer {
         if (message.truncated || connection.descriptors.length > MAX_QUEUED_DESCRIPTORS) {
           throw new WireProtocolError('Too many descriptors');
         }
-        for (const frame of connection.reader.push(message.data)) this.#dispatch(connection, frame);
+        const frames = connection.reader.push(message.data);
+        message.data.fill(0); // may hold keys
+        for (const frame of frames) this.#dispatch(connection, frame);
         if (connection.closed) return;
       }
     } catch (err: unknown) {
