@@ -2,7 +2,7 @@
  * The `hostRoot` variant of the kernel-peer image: the base initramfs (kernel_peer_image.ts) with
  * a second gzip'd cpio archive appended — Linux unpacks concatenated initramfs archives in order —
  * holding the modules the guest needs to see the host's root file system over virtio-9p (`9p`,
- * `9pnet_virtio` and their dependencies) and IPv6 ESP (`esp6`). With it the guest can run the
+ * `9pnet_virtio` and their dependencies) and IPv6 ESP (`esp6`) and virtual Ethernet pairs between network namespaces (`veth`). With it the guest can run the
  * host's own Node.js (chroot into /host) against its kernel, which has ESP.
  *
  * Cached next to the base image as `initrd-hostroot-<base hash>-<recipe>.gz`.
@@ -28,7 +28,7 @@ import type { KernelPeerImage } from './kernel_peer_image.ts';
 const run = promisify(execFile);
 
 /** Modules (with their dependency closure) added for `hostRoot`, loaded in this order. */
-export const HOST_ROOT_MODULES: readonly string[] = ['9pnet_virtio', '9p', 'esp6'];
+export const HOST_ROOT_MODULES: readonly string[] = ['9pnet_virtio', '9p', 'esp6', 'veth'];
 const RECIPE_VERSION = '1';
 
 function moduleName(path: string): string {
