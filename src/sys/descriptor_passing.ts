@@ -10,7 +10,7 @@
  * allows are closed by the kernel (`MSG_CTRUNC`). x86-64 and other LP64 Linux layouts.
  */
 import { SysError } from './errors.ts';
-import { koffiModule, libc, libcFunction } from './libc.ts';
+import { koffiNative, libc, libcFunction } from './libc.ts';
 import { HOST_LITTLE_ENDIAN } from './netlink/message.ts';
 
 const AF_UNIX = 1;
@@ -88,9 +88,9 @@ class NativeMessage {
   constructor(dataLength: number, descriptors: number) {
     this.controlLength = descriptors === 0 ? 0 : CMSG_HEADER_LENGTH + align8(descriptors * 4);
     this.dataOffset = this.controlOffset + this.controlLength;
-    const koffi = koffiModule();
+    const koffi = koffiNative();
     const total = this.dataOffset + Math.max(dataLength, 1);
-    this.pointer = koffi.alloc('uint8_t', total);
+    this.pointer = koffi.alloc(total);
     this.base = koffi.address(this.pointer);
     const buffer = koffi.view(this.pointer, total);
     this.bytes = new Uint8Array(buffer);
@@ -110,7 +110,7 @@ class NativeMessage {
   /** Zeroes (the data may hold keys) and frees. */
   free(): void {
     this.bytes.fill(0);
-    koffiModule().free(this.pointer);
+    koffiNative().free(this.pointer);
   }
 }
 
@@ -328,9 +328,7 @@ export interface DescriptorWatch {
  * ```
  */
 export function watchReadable(fd: number, onReadable: () => void): DescriptorWatch {
-  const handle = koffiModule().node.poll(fd, { readable: true, disconnect: true }, () =>
-    onReadable(),
-  );
+  const handle = koffiNative().pollReadable(fd, onReadable);
   let closed = false;
   return {
     close: () => {

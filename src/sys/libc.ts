@@ -68,8 +68,37 @@ let cached: Libc | undefined;
 let koffiCache: Koffi | undefined;
 let libraryCache: ReturnType<Koffi['load']> | undefined;
 
-/** koffi itself, loaded on first use (for `alloc`, `view`, `address` and `node.poll`). */
-export function koffiModule(): Koffi {
+/**
+ * The few koffi calls beyond function binding (native memory and libuv readiness), typed here so
+ * that no declaration of this package needs koffi's own types.
+ */
+export interface KoffiNative {
+  /** `length` bytes of native memory (freed with {@link KoffiNative.free}). */
+  alloc(length: number): unknown;
+  /** The address of native memory. */
+  address(pointer: unknown): bigint;
+  /** An `ArrayBuffer` over native memory. */
+  view(pointer: unknown, length: number): ArrayBuffer;
+  free(pointer: unknown): void;
+  /** A libuv poll handle on `fd`, calling `callback` when readable or hung up. */
+  pollReadable(fd: number, callback: () => void): { close(): void; unref(): void };
+}
+
+/** The {@link KoffiNative} calls, loading koffi on first use. */
+export function koffiNative(): KoffiNative {
+  const koffi = koffiModule();
+  return {
+    alloc: (length) => koffi.alloc('uint8_t', length),
+    address: (pointer) => koffi.address(pointer),
+    view: (pointer, length) => koffi.view(pointer, length),
+    free: (pointer) => koffi.free(pointer),
+    pollReadable: (fd, callback) =>
+      koffi.node.poll(fd, { readable: true, disconnect: true }, () => callback()),
+  };
+}
+
+/** koffi itself, loaded on first use. */
+function koffiModule(): Koffi {
   koffiCache ??= loadKoffi();
   return koffiCache;
 }

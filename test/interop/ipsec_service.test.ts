@@ -3,6 +3,7 @@
  * the kernel peer with `hostRoot` and runs test/helpers/kernel_peer/guest_ipsec_service.ts in the
  * guest as root; that file starts the daemon and unprivileged clients (setpriv). This file asserts
  * every guest test passed. Slow under TCG: budget 28 min.
+ * @requires root (qemu and the kernel-peer image)
  */
 import { after, before, test } from 'node:test';
 import { assertGuestTestsPass } from '../helpers/kernel_peer/guest_test_run.ts';

@@ -3,6 +3,7 @@
  * network namespace of its own, on this host whose kernel has no ESP): the socket is where asked,
  * with the group and mode 0660, an IpSecManager reaches it and gets the kernel's reason, and a
  * clean stop removes the socket. Without `--ipsec-socket` it lies beside the netd socket.
+ * @requires root (network namespaces, iproute2, iptables)
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
