@@ -119,7 +119,7 @@ async function mapped<T>(k: KernelModule, operation: () => Promise<T>): Promise<
  * them below the sockets and counts them per namespace), and `tx.esp.bytes` (the kernel builds
  * the packet; its size is not known here).
  */
-const KERNEL_COUNTERS: readonly DatapathCounter[] = [
+export const KERNEL_COUNTERS: readonly DatapathCounter[] = [
   'rx.clear',
   'rx.clear.bytes',
   'rx.delivered',

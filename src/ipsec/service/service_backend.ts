@@ -11,7 +11,7 @@
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { Server as NetServer, type Socket as NetSocket } from 'node:net';
-import { TypedEventEmitter } from '../../datapath/mod.ts';
+import { type DatapathCounter, DatapathStatistics, TypedEventEmitter } from '../../datapath/mod.ts';
 import { closeDescriptor } from '../../sys/descriptor_passing.ts';
 import { SocketFdUnavailableError } from '../../sys/errors.ts';
 import { socketFd } from '../../sys/socket_fd.ts';
@@ -35,14 +35,24 @@ import {
   DestinationMismatchError,
   IllegalArgumentError,
   IllegalStateError,
+  IpSecError,
   MessageTooLongError,
   TransformClosedError,
 } from '../errors.ts';
 import { normalizeAddress } from '../inet_address.ts';
+import { KERNEL_COUNTERS } from '../kernel_backend.ts';
 import { ServiceConnection } from './connection.ts';
 import { DEFAULT_IPSEC_SOCKET_PATH } from './wire.ts';
 
 const MAX_UDP_PAYLOAD = { IPv4: 65507, IPv6: 65527 } as const;
+
+/** Counts a failed send under its reason (as the kernel backend does). */
+function countFailedSend(statistics: DatapathStatistics, err: unknown): void {
+  if (err instanceof TransformClosedError) statistics.sendDropped('transform-closed');
+  else if (err instanceof DestinationMismatchError) statistics.sendDropped('destination-mismatch');
+  else if (err instanceof MessageTooLongError) statistics.sendDropped('too-long');
+  else if (!(err instanceof IpSecError)) statistics.sendDropped('error');
+}
 const sameAddress = (a: string, b: string): boolean =>
   a === b || (normalizeAddress(a) ?? a) === (normalizeAddress(b) ?? b);
 
@@ -184,9 +194,15 @@ class ServiceDatagramSocket
   #inboundInstalled = false;
   readonly #onBound: (s: ServiceDatagramSocket) => Promise<void>;
   readonly pendingSends = new Set<Promise<void>>();
+  readonly #statistics: DatapathStatistics;
 
-  constructor(type: 'udp4' | 'udp6', onBound: (s: ServiceDatagramSocket) => Promise<void>) {
+  constructor(
+    type: 'udp4' | 'udp6',
+    onBound: (s: ServiceDatagramSocket) => Promise<void>,
+    statistics: DatapathStatistics,
+  ) {
     super();
+    this.#statistics = statistics;
     this.type = type;
     this.family = type === 'udp4' ? 'IPv4' : 'IPv6';
     this.#onBound = onBound;
@@ -194,6 +210,7 @@ class ServiceDatagramSocket
     this.udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => {
       // Clear text read after apply(IN) was called and before the policy is on: dropped.
       if (this.#inboundPending && !this.#inboundInstalled) return;
+      this.#statistics.received(this.inboundSa === undefined ? 'clear' : 'delivered', msg.length);
       this.emit('message', msg, { ...rinfo, family: this.family });
     });
     this.udp.on('error', (err) => {
@@ -255,6 +272,18 @@ class ServiceDatagramSocket
   }
 
   async send(message: Uint8Array, port: number, address: string): Promise<void> {
+    try {
+      await this.#send(message, port, address);
+    } catch (err: unknown) {
+      countFailedSend(this.#statistics, err);
+      throw err;
+    }
+    // The kernel seals protected datagrams: their size on the wire is not known here.
+    if (this.outboundSa === undefined) this.#statistics.sent('clear', message.length);
+    else this.#statistics.count('tx.esp');
+  }
+
+  async #send(message: Uint8Array, port: number, address: string): Promise<void> {
     if (this.#closed !== undefined)
       throw new IllegalStateError('Cannot send: the socket is closed');
     const sa = this.outboundSa;
@@ -367,6 +396,9 @@ export class ServiceBackend implements Backend {
   readonly #sockets = new Set<ServiceDatagramSocket>();
   readonly #pendingStream = new WeakMap<NetSocket, Map<TransformDirection, ServiceSa>>();
   #closed: Promise<void> | undefined;
+  /** Totals of every socket, and counters per statistics scope (one per IpSecManager). */
+  readonly #statistics = new DatapathStatistics();
+  readonly #scopes = new WeakMap<object, DatapathStatistics>();
 
   private constructor(connection: ServiceConnection) {
     this.#connection = connection;
@@ -519,9 +551,13 @@ export class ServiceBackend implements Backend {
     return socket;
   }
 
-  createDatagramSocket(type: 'udp4' | 'udp6'): BackendDatagramSocket {
+  createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
     this.#assertOpen('create socket');
-    const socket = new ServiceDatagramSocket(type, (s) => this.#installAll(s));
+    const socket = new ServiceDatagramSocket(
+      type,
+      (s) => this.#installAll(s),
+      this.#statisticsOf(scope),
+    );
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     return socket;
@@ -690,9 +726,25 @@ export class ServiceBackend implements Backend {
     };
   }
 
-  statistics(): IpSecStatistics {
-    // The kernel counts per namespace (/proc/net/xfrm_stat), in the daemon's namespace.
-    return {};
+  #statisticsOf(scope: object | undefined): DatapathStatistics {
+    if (scope === undefined) return this.#statistics;
+    let statistics = this.#scopes.get(scope);
+    if (statistics === undefined) {
+      statistics = new DatapathStatistics(this.#statistics);
+      this.#scopes.set(scope, statistics);
+    }
+    return statistics;
+  }
+
+  /**
+   * What crosses this process's sockets, per scope (the kernel backend's counters); the kernel
+   * counts the rest per namespace, in the daemon's (`/proc/net/xfrm_stat`).
+   */
+  statistics(scope?: object): IpSecStatistics {
+    const all = this.#statisticsOf(scope).snapshot();
+    const counted: { [K in DatapathCounter]?: number } = {};
+    for (const key of KERNEL_COUNTERS) counted[key] = all[key];
+    return counted;
   }
 
   /** Closes every socket and the connection: the daemon releases everything at once. */
