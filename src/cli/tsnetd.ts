@@ -15,7 +15,8 @@
 import './process_guard.ts';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_IPSEC_SOCKET_PATH, IpSecServiceServer } from '../ipsec/mod.ts';
+import { IpSecServiceServer } from '../ipsec/ipsec_service_daemon.ts';
+import { DEFAULT_IPSEC_SOCKET_PATH } from '../ipsec/mod.ts';
 import {
   DaemonRunningError,
   DEFAULT_SOCKET_PATH,

@@ -75,12 +75,6 @@ export {
   IpSecServiceError,
   IpSecServiceUnavailableError,
 } from './service/connection.ts';
-export { DAEMON_REQID_BASE, DAEMON_REQID_LAST } from './service/daemon_backend.ts';
-export {
-  IpSecServiceRunningError,
-  IpSecServiceServer,
-  type IpSecServiceServerOptions,
-} from './service/server.ts';
 export { ServiceBackend, type ServiceBackendOptions } from './service/service_backend.ts';
 export { DEFAULT_IPSEC_SOCKET_PATH, WireProtocolError } from './service/wire.ts';
 export { RAND_SPI_MAX, RAND_SPI_MIN, seededRandomUint32 } from './spi_allocator.ts';

@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  IpSecManager,
   IpSecServiceRunningError,
   IpSecServiceServer,
+} from '../../src/ipsec/ipsec_service_daemon.ts';
+import {
+  IpSecManager,
   IpSecServiceUnavailableError,
   KernelBackendUnavailableError,
 } from '../../src/ipsec/mod.ts';

@@ -27,9 +27,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DAEMON_REQID_BASE, DAEMON_REQID_LAST } from '../../../src/ipsec/ipsec_service_daemon.ts';
 import {
-  DAEMON_REQID_BASE,
-  DAEMON_REQID_LAST,
   IpSecAlgorithm,
   IpSecManager,
   IpSecTransform,

@@ -3,7 +3,8 @@
  * guest tests: `node --import tsx ipsec_service_daemon.ts PATH [REFRESH_MS]`. Prints `READY` on stdout once
  * listening, logs on stderr, stops on SIGTERM (releasing everything).
  */
-import { DAEMON_REQID_BASE, IpSecServiceServer, KernelBackend } from '../../../src/ipsec/mod.ts';
+import { DAEMON_REQID_BASE, IpSecServiceServer } from '../../../src/ipsec/ipsec_service_daemon.ts';
+import { KernelBackend } from '../../../src/ipsec/mod.ts';
 
 const path = process.argv[2] ?? '';
 // Optional: how often SPI reservations are renewed (the chroot cannot read /proc/sys).
