@@ -86,6 +86,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const socketPath = values.socket ?? DEFAULT_SOCKET_PATH;
+  // Catch SIGTERM/SIGINT before anything is installed: a signal during start-up must lead to the
+  // same clean shutdown once start-up is complete, never to a death that leaves rules behind.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let resolveReady: (netd: Netd) => void = () => undefined;
   const ready = new Promise<Netd>((resolve) => {
     resolveReady = resolve;
@@ -138,7 +144,6 @@ async function main(): Promise<number> {
     return 1;
   }
   resolveReady(netd);
-  log(`listening on ${socketPath}`);
 
   let ipsec: IpSecServiceServer;
   try {
@@ -158,11 +163,10 @@ async function main(): Promise<number> {
     return 1;
   }
   log(`IPsec service listening on ${ipsec.socketPath}`);
+  // Ready: both services answer. Tests and supervisors wait for this line.
+  log(`listening on ${socketPath}`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   // A second signal during clean-up must not kill the process half way.
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
