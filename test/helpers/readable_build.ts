@@ -23,6 +23,11 @@ export function readableBuild(): string {
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   mkdirSync(join(dir, 'node_modules'));
   cpSync(join(ROOT, 'node_modules/koffi'), join(dir, 'node_modules/koffi'), { recursive: true });
+  // koffi 3 keeps its prebuilt native addon in a per-platform package beside it.
+  if (existsSync(join(ROOT, 'node_modules/@koromix')))
+    cpSync(join(ROOT, 'node_modules/@koromix'), join(dir, 'node_modules/@koromix'), {
+      recursive: true,
+    });
   copy = dir;
   return dir;
 }

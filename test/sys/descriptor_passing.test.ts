@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,8 +18,7 @@ import {
   unixStreamPair,
 } from '../../src/sys/descriptor_passing.ts';
 import { socketFd } from '../../src/sys/socket_fd.ts';
-
-const ROOT = join(import.meta.dirname, '../..');
+import { readableBuild } from '../helpers/readable_build.ts';
 
 async function receive(fd: number, maxDescriptors = 4) {
   for (let i = 0; i < 200; i++) {
@@ -94,8 +92,8 @@ test("a socket created by another UID reports that UID as its owner (the daemon'
   const [a, b] = unixStreamPair();
   const script = `
     import { createSocket } from 'node:dgram';
-    import { sendWithDescriptors } from './src/sys/descriptor_passing.ts';
-    import { socketFd } from './src/sys/socket_fd.ts';
+    import { sendWithDescriptors } from './dist/sys/descriptor_passing.js';
+    import { socketFd } from './dist/sys/socket_fd.js';
     const udp = createSocket('udp4');
     udp.bind(0, '127.0.0.1', () => { sendWithDescriptors(3, Uint8Array.of(7), [socketFd(udp)]); process.exit(0); });
   `;
@@ -103,9 +101,10 @@ test("a socket created by another UID reports that UID as its owner (the daemon'
     '/usr/bin/setpriv',
     [
       ...['--reuid=10001', '--regid=10001', '--clear-groups', '--'],
-      ...[process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      ...[process.execPath, '--input-type=module', '-e', script],
     ],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe', b] },
+    // The built package, copied where uid 10001 can read it (the checkout may be under a 0700 home).
+    { cwd: readableBuild(), stdio: ['ignore', 'ignore', 'pipe', b] },
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
