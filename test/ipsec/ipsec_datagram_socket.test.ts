@@ -7,7 +7,6 @@
  * kernel or service would.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -15,24 +14,18 @@ import {
   type BackendSa,
   IllegalArgumentError,
   IllegalStateError,
-  IpSecAlgorithm,
   IpSecManager,
-  type IpSecTransformBuilder,
-  MessageTooLongError,
   type TransformDirection,
   UserspaceBackend,
 } from '../../src/ipsec/mod.ts';
+import { drain, flood, LO, LO6, loopbackTransform, plainSocket, settle } from './_fixtures.ts';
 import {
-  drain,
-  type Family,
-  flood,
-  gcm,
-  LO,
-  LO6,
-  loopbackTransform,
-  plainSocket,
-  settle,
-} from './_fixtures.ts';
+  assertLargestClearThenTooLong,
+  assertLargestProtectedThenTooLong,
+  largestProtectedPayload,
+  MAX_UDP,
+  OVERSIZE_CASES,
+} from './_oversize.ts';
 import { nextMessage } from './_suite.ts';
 
 const { DIRECTION_IN: IN, DIRECTION_OUT: OUT } = IpSecManager;
@@ -62,11 +55,6 @@ class GatedBackend extends UserspaceBackend {
     return super.removeFromSocket(socket);
   }
 }
-
-const cbcHmac = () => (b: IpSecTransformBuilder) =>
-  b
-    .setEncryption(new IpSecAlgorithm(IpSecAlgorithm.CRYPT_AES_CBC, randomBytes(32)))
-    .setAuthentication(new IpSecAlgorithm(IpSecAlgorithm.AUTH_HMAC_SHA256, randomBytes(32), 128));
 
 async function withGatedBackend(
   body: (backend: GatedBackend, ipsec: IpSecManager) => Promise<void>,
@@ -262,28 +250,11 @@ test(
 
 // --- Gap 3: the largest datagram ----------------------------------------------------------------
 
-/**
- * Largest payload whose ESP-in-UDP packet fits `outer` bytes: CTS `PacketUtils` length of the
- * inner UDP datagram (payload + 8), searched downwards (independent of the implementation).
- */
-function largestProtectedPayload(outer: number, iv: number, block: number, icv: number): number {
-  const espLength = (inner: number) => Math.ceil((inner + 2) / block) * block + iv + 8 + icv;
-  let payload = outer;
-  while (espLength(payload + 8) > outer) payload--;
-  return payload;
-}
-
-const MAX_UDP: Record<Family, number> = { IPv4: 65507, IPv6: 65527 };
-const CASES = [
-  { name: 'rfc4106(gcm(aes))-160/128', configure: gcm, iv: 8, block: 4, icv: 16 },
-  { name: 'cbc(aes)-256 + hmac(sha256)-128', configure: cbcHmac, iv: 16, block: 16, icv: 16 },
-] as const;
-
 for (const family of ['IPv4', 'IPv6'] as const) {
   const address = family === 'IPv4' ? LO : LO6;
   const type = family === 'IPv4' ? 'udp4' : 'udp6';
 
-  for (const c of CASES) {
+  for (const c of OVERSIZE_CASES) {
     test(
       `${family} ${c.name}: the largest payload that fits one ESP-in-UDP datagram arrives intact, one byte more throws MessageTooLongError before sealing`,
       { timeout: 30_000 },
@@ -295,24 +266,7 @@ for (const family of ['IPv4', 'IPv6'] as const) {
         const { port } = await s.bind(0, address);
         await ipsec.applyTransportModeTransform(s, OUT, t);
         await ipsec.applyTransportModeTransform(s, IN, t);
-        for (const length of [max - 1, max]) {
-          const payload = randomBytes(length);
-          const got = nextMessage(s, 3000);
-          await s.send(payload, port, address);
-          const message = (await got)?.message;
-          assert.equal(message?.length, length, `${length} bytes did not arrive`);
-          assert.ok(message.equals(payload), `${length} bytes arrived corrupted`);
-        }
-        const before = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-        await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-          assert.ok(err instanceof MessageTooLongError);
-          assert.equal(err.code, 'ERR_IPSEC_MESSAGE_TOO_LONG');
-          assert.equal(err.maxLength, max);
-          return true;
-        });
-        const after = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-        assert.equal(after, before, 'a sequence number was used for a datagram that was not sent');
-        assert.equal(before, 2n);
+        await assertLargestProtectedThenTooLong(s, t, port, address, max, 3000);
       },
     );
   }
@@ -325,16 +279,7 @@ for (const family of ['IPv4', 'IPv6'] as const) {
       await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
       await using s = ipsec.createDatagramSocket(type);
       const { port } = await s.bind(0, address);
-      const payload = randomBytes(max);
-      const got = nextMessage(s, 3000);
-      await s.send(payload, port, address);
-      assert.ok((await got)?.message.equals(payload), `${max} bytes did not arrive intact`);
-      await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-        assert.ok(err instanceof MessageTooLongError);
-        assert.equal(err.code, 'ERR_IPSEC_MESSAGE_TOO_LONG');
-        assert.equal(err.maxLength, max);
-        return true;
-      });
+      await assertLargestClearThenTooLong(s, port, address, max, 3000);
     },
   );
 }
