@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   IpSecAlgorithm,
-  type IpSecDatagramSocket,
+  IpSecManager,
   type IpSecTransform,
   type IpSecTransformBuilder,
   MessageTooLongError,
@@ -58,17 +58,21 @@ export async function assertTooLong(sending: Promise<unknown>, max: number): Pro
 }
 
 /**
- * On `s` (bound to `port` on `address`, `t` applied both ways): `max - 1` and `max` bytes arrive
- * intact, `max + 1` throws `MessageTooLongError` without using a sequence number.
+ * On a new socket of `type` bound on `address` with `t` applied both ways: `max - 1` and `max`
+ * bytes arrive intact, `max + 1` throws `MessageTooLongError` without using a sequence number.
  */
 export async function assertLargestProtectedThenTooLong(
-  s: IpSecDatagramSocket,
+  ipsec: IpSecManager,
   t: IpSecTransform,
-  port: number,
+  type: 'udp4' | 'udp6',
   address: string,
   max: number,
   waitMs: number,
 ): Promise<void> {
+  await using s = ipsec.createDatagramSocket(type);
+  const { port } = await s.bind(0, address);
+  await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, t);
+  await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, t);
   for (const length of [max - 1, max]) {
     const payload = randomBytes(length);
     const got = nextMessage(s, waitMs);
@@ -84,14 +88,16 @@ export async function assertLargestProtectedThenTooLong(
   assert.equal(before, 2n);
 }
 
-/** On `s` (bound to `port` on `address`, clear text): `max` bytes arrive, `max + 1` throws. */
+/** On a new clear-text socket of `type` bound on `address`: `max` bytes arrive, `max + 1` throws. */
 export async function assertLargestClearThenTooLong(
-  s: IpSecDatagramSocket,
-  port: number,
+  ipsec: IpSecManager,
+  type: 'udp4' | 'udp6',
   address: string,
   max: number,
   waitMs: number,
 ): Promise<void> {
+  await using s = ipsec.createDatagramSocket(type);
+  const { port } = await s.bind(0, address);
   const payload = randomBytes(max);
   const got = nextMessage(s, waitMs);
   await s.send(payload, port, address);
