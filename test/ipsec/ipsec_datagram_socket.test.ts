@@ -15,6 +15,7 @@ import {
   IllegalArgumentError,
   IllegalStateError,
   IpSecManager,
+  type IpSecTransform,
   type TransformDirection,
   UserspaceBackend,
 } from '../../src/ipsec/mod.ts';
@@ -72,32 +73,41 @@ async function withGatedBackend(
   }
 }
 
-// --- Gap 1: protection from the moment apply is called ---------------------------------------
-
-test(
-  'a send() issued right after an unawaited applyTransportModeTransform(OUT) leaves as ESP',
-  { timeout: 30_000 },
-  async () => {
+/** A test (30 s budget) on a gated backend's manager with a loopback transform `t`. */
+function gatedTest(
+  name: string,
+  body: (backend: GatedBackend, ipsec: IpSecManager, t: IpSecTransform) => Promise<void>,
+): void {
+  test(name, { timeout: 30_000 }, async () => {
     await withGatedBackend(async (backend, ipsec) => {
       await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(rx, IN, t);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-      const got = nextMessage(rx, 2000);
-      const sending = tx.send('secret', port, LO); // Android: protected, apply was synchronous
-      await delay(100);
-      assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0, 'left in clear text');
-      backend.release();
-      await applying;
-      await sending;
-      assert.equal(String((await got)?.message), 'secret');
-      assert.equal(ipsec.getStatistics()['rx.esp'], 1);
-      assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0);
+      await body(backend, ipsec, t);
     });
+  });
+}
+
+// --- Gap 1: protection from the moment apply is called ---------------------------------------
+
+gatedTest(
+  'a send() issued right after an unawaited applyTransportModeTransform(OUT) leaves as ESP',
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(rx, IN, t);
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+    const got = nextMessage(rx, 2000);
+    const sending = tx.send('secret', port, LO); // Android: protected, apply was synchronous
+    await delay(100);
+    assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0, 'left in clear text');
+    backend.release();
+    await applying;
+    await sending;
+    assert.equal(String((await got)?.message), 'secret');
+    assert.equal(ipsec.getStatistics()['rx.esp'], 1);
+    assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0);
   },
 );
 
@@ -128,77 +138,61 @@ test(
   },
 );
 
-test(
+gatedTest(
   'clear text is dropped from the moment applyTransportModeTransform(IN) is called',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await using peer = await plainSocket();
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(rx, IN, t);
-      const got = nextMessage(rx, 300);
-      peer.send('clear text after apply', port, LO);
-      assert.equal(await got, undefined, 'clear text delivered after apply was called');
-      assert.equal(ipsec.getStatistics()['drop.unprotected'], 1);
-      backend.release();
-      await applying;
-    });
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await using peer = await plainSocket();
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(rx, IN, t);
+    const got = nextMessage(rx, 300);
+    peer.send('clear text after apply', port, LO);
+    assert.equal(await got, undefined, 'clear text delivered after apply was called');
+    assert.equal(ipsec.getStatistics()['drop.unprotected'], 1);
+    backend.release();
+    await applying;
   },
 );
 
-test(
+gatedTest(
   'a send() issued right after an unawaited removeTransportModeTransforms() waits and leaves in clear text',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(tx, OUT, t);
-      await ipsec.applyTransportModeTransform(tx, IN, t);
-      await using sniffer = await plainSocket();
-      backend.hold();
-      const removing = ipsec.removeTransportModeTransforms(tx);
-      const heard = nextMessage(sniffer, 2000);
-      const sending = tx.send('after remove', sniffer.address().port, LO);
-      await delay(50);
-      assert.equal(
-        ipsec.getStatistics()['rx.esp'] ?? 0,
-        0,
-        'sealed with a transform being removed',
-      );
-      backend.release();
-      await removing;
-      await sending;
-      assert.equal(String((await heard)?.message), 'after remove');
-      assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0);
-    });
+  async (backend, ipsec, t) => {
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(tx, OUT, t);
+    await ipsec.applyTransportModeTransform(tx, IN, t);
+    await using sniffer = await plainSocket();
+    backend.hold();
+    const removing = ipsec.removeTransportModeTransforms(tx);
+    const heard = nextMessage(sniffer, 2000);
+    const sending = tx.send('after remove', sniffer.address().port, LO);
+    await delay(50);
+    assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0, 'sealed with a transform being removed');
+    backend.release();
+    await removing;
+    await sending;
+    assert.equal(String((await heard)?.message), 'after remove');
+    assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0);
   },
 );
 
-test(
+gatedTest(
   'close() racing a pending apply: the apply and the waiting send fail, nothing leaves in clear text',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using sniffer = await plainSocket();
-      const tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      const heard = nextMessage(sniffer, 300);
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-      const sending = tx.send('x', sniffer.address().port, LO);
-      const closing = tx.close();
-      backend.release();
-      await closing;
-      await assert.rejects(applying, IllegalStateError);
-      await assert.rejects(sending, IllegalStateError);
-      assert.equal(await heard, undefined, 'sent in clear text');
-    });
+  async (backend, ipsec, t) => {
+    await using sniffer = await plainSocket();
+    const tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    const heard = nextMessage(sniffer, 300);
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+    const sending = tx.send('x', sniffer.address().port, LO);
+    const closing = tx.close();
+    backend.release();
+    await closing;
+    await assert.rejects(applying, IllegalStateError);
+    await assert.rejects(sending, IllegalStateError);
+    assert.equal(await heard, undefined, 'sent in clear text');
   },
 );
 
