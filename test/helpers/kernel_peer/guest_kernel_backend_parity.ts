@@ -184,28 +184,41 @@ print(json.dumps({'marker': m, 'clear': c, 'total': t}), flush=True)
   return JSON.parse(line) as { marker: number; clear: number; total: number };
 }
 
-// --- 1. Protection from the moment apply is called ---------------------------------------------
-
-test(
-  'kernel: clear text arriving while an inbound apply is pending is dropped',
-  { timeout: TEST_TIMEOUT_MS },
-  async () => {
+/** A guest test on a gated kernel backend's manager with a loopback transform `t`. */
+function gatedKernelTest(
+  name: string,
+  body: (
+    backend: ReturnType<typeof gatedKernelBackend>,
+    ipsec: IpSecManager,
+    t: IpSecTransform,
+  ) => Promise<void>,
+): void {
+  test(name, { timeout: TEST_TIMEOUT_MS }, async () => {
     await withGatedKernel(async (backend, ipsec) => {
       await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      const got = count(rx);
-      await using plain = await plainSocket();
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(rx, IN, t);
-      for (let i = 0; i < 5; i++) plain.send(`clear ${i}`, port, LO);
-      await delay(300); // read by libuv while the apply is pending
-      backend.release();
-      await applying;
-      plain.send('clear after', port, LO);
-      await delay(300);
-      assert.equal(got.n, 0, 'clear text was delivered after apply(IN) was called');
+      await body(backend, ipsec, t);
     });
+  });
+}
+
+// --- 1. Protection from the moment apply is called ---------------------------------------------
+
+gatedKernelTest(
+  'kernel: clear text arriving while an inbound apply is pending is dropped',
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    const got = count(rx);
+    await using plain = await plainSocket();
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(rx, IN, t);
+    for (let i = 0; i < 5; i++) plain.send(`clear ${i}`, port, LO);
+    await delay(300); // read by libuv while the apply is pending
+    backend.release();
+    await applying;
+    plain.send('clear after', port, LO);
+    await delay(300);
+    assert.equal(got.n, 0, 'clear text was delivered after apply(IN) was called');
   },
 );
 
@@ -232,34 +245,30 @@ test(
   },
 );
 
-test(
+gatedKernelTest(
   'kernel: a send() issued right after an unawaited apply(OUT) leaves as ESP',
-  { timeout: TEST_TIMEOUT_MS },
-  async () => {
-    await withGatedKernel(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(rx, IN, t);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      const marker = randomBytes(16);
-      const seen = await capture(marker, port, async () => {
-        backend.hold();
-        const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-        const got = nextMessage(rx, 3000);
-        const sending = tx.send(marker, port, LO);
-        await delay(100);
-        backend.release();
-        await applying;
-        await sending;
-        assert.ok((await got)?.message.equals(marker), 'not received');
-      });
-      assert.deepEqual([seen.marker, seen.clear], [0, 0], JSON.stringify(seen));
-      const state = await t.requestIpSecTransformState();
-      assert.equal(state.txHighestSequenceNumber, 1n, 'the kernel SA did not send it');
-      assert.equal(state.rxHighestSequenceNumber, 1n);
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(rx, IN, t);
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    const marker = randomBytes(16);
+    const seen = await capture(marker, port, async () => {
+      backend.hold();
+      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+      const got = nextMessage(rx, 3000);
+      const sending = tx.send(marker, port, LO);
+      await delay(100);
+      backend.release();
+      await applying;
+      await sending;
+      assert.ok((await got)?.message.equals(marker), 'not received');
     });
+    assert.deepEqual([seen.marker, seen.clear], [0, 0], JSON.stringify(seen));
+    const state = await t.requestIpSecTransformState();
+    assert.equal(state.txHighestSequenceNumber, 1n, 'the kernel SA did not send it');
+    assert.equal(state.rxHighestSequenceNumber, 1n);
   },
 );
 
