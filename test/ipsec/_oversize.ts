@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   IpSecAlgorithm,
+  type IpSecDatagramSocket,
   IpSecManager,
   type IpSecTransform,
   type IpSecTransformBuilder,
@@ -57,6 +58,22 @@ export async function assertTooLong(sending: Promise<unknown>, max: number): Pro
   });
 }
 
+/** `length` random bytes sent by `s` to itself (bound to `port` on `address`) arrive intact. */
+async function assertArrivesIntact(
+  s: IpSecDatagramSocket,
+  port: number,
+  address: string,
+  length: number,
+  waitMs: number,
+): Promise<void> {
+  const payload = randomBytes(length);
+  const got = nextMessage(s, waitMs);
+  await s.send(payload, port, address);
+  const message = (await got)?.message;
+  assert.equal(message?.length, length, `${length} bytes did not arrive`);
+  assert.ok(message.equals(payload), `${length} bytes arrived corrupted`);
+}
+
 /**
  * On a new socket of `type` bound on `address` with `t` applied both ways: `max - 1` and `max`
  * bytes arrive intact, `max + 1` throws `MessageTooLongError` without using a sequence number.
@@ -73,14 +90,7 @@ export async function assertLargestProtectedThenTooLong(
   const { port } = await s.bind(0, address);
   await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_OUT, t);
   await ipsec.applyTransportModeTransform(s, IpSecManager.DIRECTION_IN, t);
-  for (const length of [max - 1, max]) {
-    const payload = randomBytes(length);
-    const got = nextMessage(s, waitMs);
-    await s.send(payload, port, address);
-    const message = (await got)?.message;
-    assert.equal(message?.length, length, `${length} bytes did not arrive`);
-    assert.ok(message.equals(payload), `${length} bytes arrived corrupted`);
-  }
+  for (const length of [max - 1, max]) await assertArrivesIntact(s, port, address, length, waitMs);
   const before = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
   await assertTooLong(s.send(randomBytes(max + 1), port, address), max);
   const after = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
@@ -98,9 +108,6 @@ export async function assertLargestClearThenTooLong(
 ): Promise<void> {
   await using s = ipsec.createDatagramSocket(type);
   const { port } = await s.bind(0, address);
-  const payload = randomBytes(max);
-  const got = nextMessage(s, waitMs);
-  await s.send(payload, port, address);
-  assert.ok((await got)?.message.equals(payload), `${max} bytes did not arrive intact`);
+  await assertArrivesIntact(s, port, address, max, waitMs);
   await assertTooLong(s.send(randomBytes(max + 1), port, address), max);
 }
