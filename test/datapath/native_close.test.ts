@@ -33,20 +33,29 @@ async function engineWithSa(
   return { engine, sa, encapPort: encap.port };
 }
 
+/**
+ * `engineWithSa(key)` plus two protected loopback sockets: `a` sends through the SA, `b` (bound
+ * to `port`) receives through it.
+ */
+async function engineWithSocketPair(key: Uint8Array) {
+  const { engine, sa, encapPort } = await engineWithSa(key);
+  const a = engine.createProtectedSocket('udp4');
+  const b = engine.createProtectedSocket('udp4');
+  await a.bind(0, LO);
+  const { port } = await b.bind(0, LO);
+  engine.applyToSocket(a, 'out', sa);
+  engine.applyToSocket(b, 'in', sa);
+  return { engine, sa, encapPort, a, b, port };
+}
+
 for (const how of ['deleteSa', 'close'] as const) {
   test(`engine ${how}(): the OpenSSL contexts are cleansed and freed (native memory scan)`, async () => {
     if (espCryptoProvider() !== 'openssl-native') return; // the node:crypto run has no native memory
     const key = crypto.getRandomValues(new Uint8Array(20));
     const first = key.slice(0, 8);
     const second = key.slice(8, 16);
-    const { engine, sa } = await engineWithSa(key);
+    const { engine, sa, a, b, port } = await engineWithSocketPair(key);
     key.fill(0);
-    const a = engine.createProtectedSocket('udp4');
-    const b = engine.createProtectedSocket('udp4');
-    await a.bind(0, LO);
-    const { port } = await b.bind(0, LO);
-    engine.applyToSocket(a, 'out', sa);
-    engine.applyToSocket(b, 'in', sa);
     const got = new Promise((r) => b.once('message', r));
     await a.send(Buffer.from('x'), port, LO);
     await got;
@@ -60,13 +69,7 @@ for (const how of ['deleteSa', 'close'] as const) {
 
 test('closing the engine while sends are in flight and ESP arrives: typed errors, no crash', async () => {
   const key = randomBytes(20);
-  const { engine, sa, encapPort } = await engineWithSa(key);
-  const a = engine.createProtectedSocket('udp4');
-  const b = engine.createProtectedSocket('udp4');
-  await a.bind(0, LO);
-  const { port } = await b.bind(0, LO);
-  engine.applyToSocket(a, 'out', sa);
-  engine.applyToSocket(b, 'in', sa);
+  const { engine, sa, encapPort, a, port } = await engineWithSocketPair(key);
   // A peer keeps sending ESP for the SA while it is deleted.
   const peer = new EspOutboundSa({
     spi: 0x4242,

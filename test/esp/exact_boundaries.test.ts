@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { EspInboundSa, EspOutboundSa, type EspOutboundSaOptions } from '../../src/esp/mod.ts';
+import { header } from '../helpers/oracles/hand_esp.ts';
 
 const GCM_KEY = Uint8Array.from({ length: 20 }, (_, i) => 0x21 + i);
 const GCM: EspOutboundSaOptions = {
@@ -24,14 +25,6 @@ const CBC: EspOutboundSaOptions = {
   cipher: { name: 'cbc(aes)', key: Uint8Array.from({ length: 16 }, (_, i) => i) },
   auth: { name: 'hmac(sha256)', key: HMAC_KEY, truncationLengthBits: 128 },
 };
-
-function header(spi: number, seq: number): Uint8Array {
-  const h = new Uint8Array(8);
-  const v = new DataView(h.buffer);
-  v.setUint32(0, spi);
-  v.setUint32(4, seq);
-  return h;
-}
 
 /** NULL + HMAC-SHA-256-128 packet built by hand: any trailer, correct ICV. */
 function nullHmacPacket(seq: number, plaintext: Uint8Array): Uint8Array {

@@ -11,7 +11,14 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { test } from 'node:test';
-import { EspInboundSa, EspOutboundSa, type EspSaOptions } from '../../src/esp/mod.ts';
+import {
+  type AeadName,
+  type AuthName,
+  type CipherName,
+  EspInboundSa,
+  EspOutboundSa,
+  type EspSaOptions,
+} from '../../src/esp/mod.ts';
 
 const ITERATIONS = Number(process.env.TSNETD_FUZZ_ITERATIONS ?? 20000);
 const SEED = Number(process.env.TSNETD_FUZZ_SEED ?? randomInt(1, 0x7fffffff));
@@ -33,97 +40,89 @@ function bytes(n: number, fill: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (fill + i * 13) & 0xff);
 }
 
-const ALGORITHMS: readonly { label: string; options: EspSaOptions; forgeryFree: boolean }[] = [
-  {
-    label: 'AES-GCM-128 ICV 16',
-    options: {
-      spi: 0x100,
-      aead: { name: 'rfc4106(gcm(aes))', key: bytes(20, 1), icvLengthBits: 128 },
+type Algorithm = { label: string; options: EspSaOptions; forgeryFree: boolean };
+
+/** An AEAD SA (forgery-free): `keyBytes` includes the 4-byte salt. */
+function aead(
+  label: string,
+  spi: number,
+  name: AeadName,
+  keyBytes: number,
+  fill: number,
+  icvLengthBits: number,
+  esn = false,
+): Algorithm {
+  const options: EspSaOptions = { spi, aead: { name, key: bytes(keyBytes, fill), icvLengthBits } };
+  return { label, options: esn ? { ...options, esn } : options, forgeryFree: true };
+}
+
+/** A cipher + integrity SA (forgery-free); `cipher` null is NULL encryption. */
+function combined(
+  label: string,
+  spi: number,
+  cipher: { name: CipherName; keyBytes: number; fill: number } | null,
+  auth: { name: AuthName; keyBytes: number; fill: number; truncationLengthBits: number },
+  esn = false,
+): Algorithm {
+  const options: EspSaOptions = {
+    spi,
+    ...(esn ? { esn } : {}),
+    ...(cipher === null
+      ? {}
+      : { cipher: { name: cipher.name, key: bytes(cipher.keyBytes, cipher.fill) } }),
+    auth: {
+      name: auth.name,
+      key: bytes(auth.keyBytes, auth.fill),
+      truncationLengthBits: auth.truncationLengthBits,
     },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-GCM-256 ICV 8 ESN',
-    options: {
-      spi: 0x101,
-      esn: true,
-      aead: { name: 'rfc4106(gcm(aes))', key: bytes(36, 2), icvLengthBits: 64 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-GCM-192 ICV 12',
-    options: {
-      spi: 0x102,
-      aead: { name: 'rfc4106(gcm(aes))', key: bytes(28, 3), icvLengthBits: 96 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'ChaCha20-Poly1305 ESN',
-    options: {
-      spi: 0x103,
-      esn: true,
-      aead: { name: 'rfc7539esp(chacha20,poly1305)', key: bytes(36, 4), icvLengthBits: 128 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-CBC-128 + HMAC-SHA-256-128',
-    options: {
-      spi: 0x104,
-      cipher: { name: 'cbc(aes)', key: bytes(16, 5) },
-      auth: { name: 'hmac(sha256)', key: bytes(32, 6), truncationLengthBits: 128 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-CTR-256 + HMAC-SHA-1-96 ESN',
-    options: {
-      spi: 0x105,
-      esn: true,
-      cipher: { name: 'rfc3686(ctr(aes))', key: bytes(36, 7) },
-      auth: { name: 'hmac(sha1)', key: bytes(20, 8), truncationLengthBits: 96 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'NULL + HMAC-SHA-512-256',
-    options: {
-      spi: 0x106,
-      auth: { name: 'hmac(sha512)', key: bytes(64, 9), truncationLengthBits: 256 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'HMAC-MD5-96 + AES-CBC-256 ESN',
-    options: {
-      spi: 0x107,
-      esn: true,
-      cipher: { name: 'cbc(aes)', key: bytes(32, 10) },
-      auth: { name: 'hmac(md5)', key: bytes(16, 11), truncationLengthBits: 96 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-CBC-192 + AES-XCBC-MAC-96',
-    options: {
-      spi: 0x108,
-      cipher: { name: 'cbc(aes)', key: bytes(24, 12) },
-      auth: { name: 'xcbc(aes)', key: bytes(16, 13), truncationLengthBits: 96 },
-    },
-    forgeryFree: true,
-  },
-  {
-    label: 'AES-CTR-128 + AES-CMAC-96 ESN',
-    options: {
-      spi: 0x109,
-      esn: true,
-      cipher: { name: 'rfc3686(ctr(aes))', key: bytes(20, 14) },
-      auth: { name: 'cmac(aes)', key: bytes(16, 15), truncationLengthBits: 96 },
-    },
-    forgeryFree: true,
-  },
+  };
+  return { label, options, forgeryFree: true };
+}
+
+const ALGORITHMS: readonly Algorithm[] = [
+  aead('AES-GCM-128 ICV 16', 0x100, 'rfc4106(gcm(aes))', 20, 1, 128),
+  aead('AES-GCM-256 ICV 8 ESN', 0x101, 'rfc4106(gcm(aes))', 36, 2, 64, true),
+  aead('AES-GCM-192 ICV 12', 0x102, 'rfc4106(gcm(aes))', 28, 3, 96),
+  aead('ChaCha20-Poly1305 ESN', 0x103, 'rfc7539esp(chacha20,poly1305)', 36, 4, 128, true),
+  combined(
+    'AES-CBC-128 + HMAC-SHA-256-128',
+    0x104,
+    { name: 'cbc(aes)', keyBytes: 16, fill: 5 },
+    { name: 'hmac(sha256)', keyBytes: 32, fill: 6, truncationLengthBits: 128 },
+  ),
+  combined(
+    'AES-CTR-256 + HMAC-SHA-1-96 ESN',
+    0x105,
+    { name: 'rfc3686(ctr(aes))', keyBytes: 36, fill: 7 },
+    { name: 'hmac(sha1)', keyBytes: 20, fill: 8, truncationLengthBits: 96 },
+    true,
+  ),
+  combined('NULL + HMAC-SHA-512-256', 0x106, null, {
+    name: 'hmac(sha512)',
+    keyBytes: 64,
+    fill: 9,
+    truncationLengthBits: 256,
+  }),
+  combined(
+    'HMAC-MD5-96 + AES-CBC-256 ESN',
+    0x107,
+    { name: 'cbc(aes)', keyBytes: 32, fill: 10 },
+    { name: 'hmac(md5)', keyBytes: 16, fill: 11, truncationLengthBits: 96 },
+    true,
+  ),
+  combined(
+    'AES-CBC-192 + AES-XCBC-MAC-96',
+    0x108,
+    { name: 'cbc(aes)', keyBytes: 24, fill: 12 },
+    { name: 'xcbc(aes)', keyBytes: 16, fill: 13, truncationLengthBits: 96 },
+  ),
+  combined(
+    'AES-CTR-128 + AES-CMAC-96 ESN',
+    0x109,
+    { name: 'rfc3686(ctr(aes))', keyBytes: 20, fill: 14 },
+    { name: 'cmac(aes)', keyBytes: 16, fill: 15, truncationLengthBits: 96 },
+    true,
+  ),
   // No integrity: forgeries are expected to pass (RFC 4303 gives no integrity); only "never throws".
   {
     label: 'AES-CBC-128 encryption only',

@@ -81,6 +81,15 @@ function assertNoKey(text: string, keys: Uint8Array[], where: string): void {
     assert.ok(!text.includes(f), `${where} contains key bytes ${f}: ${text}`);
 }
 
+/** `options` with some fields of its `aead`, `auth` or `cipher` replaced. */
+function altered<K extends 'aead' | 'auth' | 'cipher'>(
+  options: EspSaOptions,
+  part: K,
+  change: Partial<NonNullable<EspSaOptions[K]>>,
+): EspSaOptions {
+  return { ...options, [part]: { ...options[part]!, ...change } };
+}
+
 describe('key hygiene', () => {
   for (const { label, options, keys } of SAS) {
     test(`${label}: toString, JSON.stringify and util.inspect show no key material`, () => {
@@ -116,34 +125,18 @@ describe('key hygiene', () => {
       const bad = { ...options, spi: 0 };
       capture(() => new EspOutboundSa(bad));
       if (options.aead !== undefined) {
+        capture(() => new EspOutboundSa(altered(options, 'aead', { icvLengthBits: 1 })));
         capture(
-          () => new EspOutboundSa({ ...options, aead: { ...options.aead!, icvLengthBits: 1 } }),
-        );
-        capture(
-          () =>
-            new EspOutboundSa({
-              ...options,
-              aead: { ...options.aead!, key: options.aead!.key.subarray(1) },
-            }),
+          () => new EspOutboundSa(altered(options, 'aead', { key: options.aead!.key.subarray(1) })),
         );
       } else {
+        capture(() => new EspOutboundSa(altered(options, 'auth', { truncationLengthBits: 1 })));
         capture(
-          () =>
-            new EspOutboundSa({ ...options, auth: { ...options.auth!, truncationLengthBits: 1 } }),
+          () => new EspOutboundSa(altered(options, 'auth', { key: options.auth!.key.subarray(1) })),
         );
         capture(
           () =>
-            new EspOutboundSa({
-              ...options,
-              auth: { ...options.auth!, key: options.auth!.key.subarray(1) },
-            }),
-        );
-        capture(
-          () =>
-            new EspOutboundSa({
-              ...options,
-              cipher: { ...options.cipher!, key: options.cipher!.key.subarray(1) },
-            }),
+            new EspOutboundSa(altered(options, 'cipher', { key: options.cipher!.key.subarray(1) })),
         );
       }
       const sa = new EspOutboundSa({ ...options, nextSequenceNumber: 0xffffffffn });

@@ -81,25 +81,38 @@ describe('review: re-entrant dispose during seal()', () => {
   }
 });
 
+/**
+ * Runs a hostile `seal` (throwing is acceptable), then seals again and asserts the next packet's
+ * buffer (the shared slab) holds no `SECRET`; a packet the hostile seal returned must open, and
+ * its payload is returned for the caller's own checks.
+ */
+function sealThenCheckSlab(
+  tx: EspOutboundSa,
+  rx: EspInboundSa,
+  seal: () => Uint8Array,
+): Uint8Array | undefined {
+  let packet: Uint8Array | undefined;
+  try {
+    packet = seal();
+  } catch {
+    // Throwing is acceptable; leaving the secret behind is not (checked below).
+  }
+  const next = tx.seal(new Uint8Array(4), 17);
+  assert.equal(indexOf(new Uint8Array(next.buffer), SECRET), -1, 'plaintext left in the slab');
+  if (packet === undefined) return undefined;
+  const r = rx.open(packet);
+  assert.ok(r.ok);
+  return r.payload;
+}
+
 describe('review: no plaintext left in the shared output slab', () => {
   test('a payload part whose own `length` property lies is sealed by its real length', () => {
     using tx = new EspOutboundSa(GCM);
     using rx = new EspInboundSa(GCM);
     const liar = new Uint8Array(100).fill(0x41);
     Object.defineProperty(liar, 'length', { value: 0 });
-    let packet: Uint8Array | undefined;
-    try {
-      packet = tx.seal([SECRET, liar], 17);
-    } catch {
-      // Throwing is acceptable; leaving the secret behind is not (checked below).
-    }
-    const next = tx.seal(new Uint8Array(4), 17);
-    assert.equal(indexOf(new Uint8Array(next.buffer), SECRET), -1, 'plaintext left in the slab');
-    if (packet !== undefined) {
-      const r = rx.open(packet);
-      assert.ok(r.ok);
-      assert.equal(r.payload.length, SECRET.length + 100);
-    }
+    const payload = sealThenCheckSlab(tx, rx, () => tx.seal([SECRET, liar], 17));
+    if (payload !== undefined) assert.equal(payload.length, SECRET.length + 100);
   });
 
   test('an array whose iterator yields different parts the second time cannot desynchronise the copy', () => {
@@ -115,19 +128,8 @@ describe('review: no plaintext left in the shared output slab', () => {
         yield calls === 1 ? new Uint8Array(1) : new Uint8Array(5000);
       },
     });
-    let packet: Uint8Array | undefined;
-    try {
-      packet = tx.seal(hostile, 17);
-    } catch {
-      // acceptable
-    }
-    const next = tx.seal(new Uint8Array(4), 17);
-    assert.equal(indexOf(new Uint8Array(next.buffer), SECRET), -1, 'plaintext left in the slab');
-    if (packet !== undefined) {
-      const r = rx.open(packet);
-      assert.ok(r.ok);
-      assert.equal(indexOf(r.payload, SECRET), 0);
-    }
+    const payload = sealThenCheckSlab(tx, rx, () => tx.seal(hostile, 17));
+    if (payload !== undefined) assert.equal(indexOf(payload, SECRET), 0);
   });
 
   test('an IvSource that throws leaves no plaintext and its packet is never handed out', () => {

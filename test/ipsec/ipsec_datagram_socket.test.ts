@@ -7,7 +7,6 @@
  * kernel or service would.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -15,24 +14,19 @@ import {
   type BackendSa,
   IllegalArgumentError,
   IllegalStateError,
-  IpSecAlgorithm,
   IpSecManager,
-  type IpSecTransformBuilder,
-  MessageTooLongError,
+  type IpSecTransform,
   type TransformDirection,
   UserspaceBackend,
 } from '../../src/ipsec/mod.ts';
+import { drain, flood, LO, LO6, loopbackTransform, plainSocket, settle } from './_fixtures.ts';
 import {
-  drain,
-  type Family,
-  flood,
-  gcm,
-  LO,
-  LO6,
-  loopbackTransform,
-  plainSocket,
-  settle,
-} from './_fixtures.ts';
+  assertLargestClearThenTooLong,
+  assertLargestProtectedThenTooLong,
+  largestProtectedPayload,
+  MAX_UDP,
+  OVERSIZE_CASES,
+} from './_oversize.ts';
 import { nextMessage } from './_suite.ts';
 
 const { DIRECTION_IN: IN, DIRECTION_OUT: OUT } = IpSecManager;
@@ -63,11 +57,6 @@ class GatedBackend extends UserspaceBackend {
   }
 }
 
-const cbcHmac = () => (b: IpSecTransformBuilder) =>
-  b
-    .setEncryption(new IpSecAlgorithm(IpSecAlgorithm.CRYPT_AES_CBC, randomBytes(32)))
-    .setAuthentication(new IpSecAlgorithm(IpSecAlgorithm.AUTH_HMAC_SHA256, randomBytes(32), 128));
-
 async function withGatedBackend(
   body: (backend: GatedBackend, ipsec: IpSecManager) => Promise<void>,
 ): Promise<void> {
@@ -84,32 +73,41 @@ async function withGatedBackend(
   }
 }
 
-// --- Gap 1: protection from the moment apply is called ---------------------------------------
-
-test(
-  'a send() issued right after an unawaited applyTransportModeTransform(OUT) leaves as ESP',
-  { timeout: 30_000 },
-  async () => {
+/** A test (30 s budget) on a gated backend's manager with a loopback transform `t`. */
+function gatedTest(
+  name: string,
+  body: (backend: GatedBackend, ipsec: IpSecManager, t: IpSecTransform) => Promise<void>,
+): void {
+  test(name, { timeout: 30_000 }, async () => {
     await withGatedBackend(async (backend, ipsec) => {
       await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(rx, IN, t);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-      const got = nextMessage(rx, 2000);
-      const sending = tx.send('secret', port, LO); // Android: protected, apply was synchronous
-      await delay(100);
-      assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0, 'left in clear text');
-      backend.release();
-      await applying;
-      await sending;
-      assert.equal(String((await got)?.message), 'secret');
-      assert.equal(ipsec.getStatistics()['rx.esp'], 1);
-      assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0);
+      await body(backend, ipsec, t);
     });
+  });
+}
+
+// --- Gap 1: protection from the moment apply is called ---------------------------------------
+
+gatedTest(
+  'a send() issued right after an unawaited applyTransportModeTransform(OUT) leaves as ESP',
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(rx, IN, t);
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+    const got = nextMessage(rx, 2000);
+    const sending = tx.send('secret', port, LO); // Android: protected, apply was synchronous
+    await delay(100);
+    assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0, 'left in clear text');
+    backend.release();
+    await applying;
+    await sending;
+    assert.equal(String((await got)?.message), 'secret');
+    assert.equal(ipsec.getStatistics()['rx.esp'], 1);
+    assert.equal(ipsec.getStatistics()['drop.unprotected'] ?? 0, 0);
   },
 );
 
@@ -140,77 +138,61 @@ test(
   },
 );
 
-test(
+gatedTest(
   'clear text is dropped from the moment applyTransportModeTransform(IN) is called',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await using peer = await plainSocket();
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(rx, IN, t);
-      const got = nextMessage(rx, 300);
-      peer.send('clear text after apply', port, LO);
-      assert.equal(await got, undefined, 'clear text delivered after apply was called');
-      assert.equal(ipsec.getStatistics()['drop.unprotected'], 1);
-      backend.release();
-      await applying;
-    });
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await using peer = await plainSocket();
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(rx, IN, t);
+    const got = nextMessage(rx, 300);
+    peer.send('clear text after apply', port, LO);
+    assert.equal(await got, undefined, 'clear text delivered after apply was called');
+    assert.equal(ipsec.getStatistics()['drop.unprotected'], 1);
+    backend.release();
+    await applying;
   },
 );
 
-test(
+gatedTest(
   'a send() issued right after an unawaited removeTransportModeTransforms() waits and leaves in clear text',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(tx, OUT, t);
-      await ipsec.applyTransportModeTransform(tx, IN, t);
-      await using sniffer = await plainSocket();
-      backend.hold();
-      const removing = ipsec.removeTransportModeTransforms(tx);
-      const heard = nextMessage(sniffer, 2000);
-      const sending = tx.send('after remove', sniffer.address().port, LO);
-      await delay(50);
-      assert.equal(
-        ipsec.getStatistics()['rx.esp'] ?? 0,
-        0,
-        'sealed with a transform being removed',
-      );
-      backend.release();
-      await removing;
-      await sending;
-      assert.equal(String((await heard)?.message), 'after remove');
-      assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0);
-    });
+  async (backend, ipsec, t) => {
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(tx, OUT, t);
+    await ipsec.applyTransportModeTransform(tx, IN, t);
+    await using sniffer = await plainSocket();
+    backend.hold();
+    const removing = ipsec.removeTransportModeTransforms(tx);
+    const heard = nextMessage(sniffer, 2000);
+    const sending = tx.send('after remove', sniffer.address().port, LO);
+    await delay(50);
+    assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0, 'sealed with a transform being removed');
+    backend.release();
+    await removing;
+    await sending;
+    assert.equal(String((await heard)?.message), 'after remove');
+    assert.equal(ipsec.getStatistics()['rx.esp'] ?? 0, 0);
   },
 );
 
-test(
+gatedTest(
   'close() racing a pending apply: the apply and the waiting send fail, nothing leaves in clear text',
-  { timeout: 30_000 },
-  async () => {
-    await withGatedBackend(async (backend, ipsec) => {
-      await using t = await loopbackTransform(ipsec);
-      await using sniffer = await plainSocket();
-      const tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      const heard = nextMessage(sniffer, 300);
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-      const sending = tx.send('x', sniffer.address().port, LO);
-      const closing = tx.close();
-      backend.release();
-      await closing;
-      await assert.rejects(applying, IllegalStateError);
-      await assert.rejects(sending, IllegalStateError);
-      assert.equal(await heard, undefined, 'sent in clear text');
-    });
+  async (backend, ipsec, t) => {
+    await using sniffer = await plainSocket();
+    const tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    const heard = nextMessage(sniffer, 300);
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+    const sending = tx.send('x', sniffer.address().port, LO);
+    const closing = tx.close();
+    backend.release();
+    await closing;
+    await assert.rejects(applying, IllegalStateError);
+    await assert.rejects(sending, IllegalStateError);
+    assert.equal(await heard, undefined, 'sent in clear text');
   },
 );
 
@@ -262,28 +244,11 @@ test(
 
 // --- Gap 3: the largest datagram ----------------------------------------------------------------
 
-/**
- * Largest payload whose ESP-in-UDP packet fits `outer` bytes: CTS `PacketUtils` length of the
- * inner UDP datagram (payload + 8), searched downwards (independent of the implementation).
- */
-function largestProtectedPayload(outer: number, iv: number, block: number, icv: number): number {
-  const espLength = (inner: number) => Math.ceil((inner + 2) / block) * block + iv + 8 + icv;
-  let payload = outer;
-  while (espLength(payload + 8) > outer) payload--;
-  return payload;
-}
-
-const MAX_UDP: Record<Family, number> = { IPv4: 65507, IPv6: 65527 };
-const CASES = [
-  { name: 'rfc4106(gcm(aes))-160/128', configure: gcm, iv: 8, block: 4, icv: 16 },
-  { name: 'cbc(aes)-256 + hmac(sha256)-128', configure: cbcHmac, iv: 16, block: 16, icv: 16 },
-] as const;
-
 for (const family of ['IPv4', 'IPv6'] as const) {
   const address = family === 'IPv4' ? LO : LO6;
   const type = family === 'IPv4' ? 'udp4' : 'udp6';
 
-  for (const c of CASES) {
+  for (const c of OVERSIZE_CASES) {
     test(
       `${family} ${c.name}: the largest payload that fits one ESP-in-UDP datagram arrives intact, one byte more throws MessageTooLongError before sealing`,
       { timeout: 30_000 },
@@ -291,28 +256,7 @@ for (const family of ['IPv4', 'IPv6'] as const) {
         const max = largestProtectedPayload(MAX_UDP[family], c.iv, c.block, c.icv);
         await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
         await using t = await loopbackTransform(ipsec, family, c.configure());
-        await using s = ipsec.createDatagramSocket(type);
-        const { port } = await s.bind(0, address);
-        await ipsec.applyTransportModeTransform(s, OUT, t);
-        await ipsec.applyTransportModeTransform(s, IN, t);
-        for (const length of [max - 1, max]) {
-          const payload = randomBytes(length);
-          const got = nextMessage(s, 3000);
-          await s.send(payload, port, address);
-          const message = (await got)?.message;
-          assert.equal(message?.length, length, `${length} bytes did not arrive`);
-          assert.ok(message.equals(payload), `${length} bytes arrived corrupted`);
-        }
-        const before = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-        await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-          assert.ok(err instanceof MessageTooLongError);
-          assert.equal(err.code, 'ERR_IPSEC_MESSAGE_TOO_LONG');
-          assert.equal(err.maxLength, max);
-          return true;
-        });
-        const after = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-        assert.equal(after, before, 'a sequence number was used for a datagram that was not sent');
-        assert.equal(before, 2n);
+        await assertLargestProtectedThenTooLong(ipsec, t, type, address, max, 3000);
       },
     );
   }
@@ -323,18 +267,7 @@ for (const family of ['IPv4', 'IPv6'] as const) {
     async () => {
       const max = MAX_UDP[family];
       await using ipsec = await IpSecManager.create({ keepaliveIntervalMs: 0 });
-      await using s = ipsec.createDatagramSocket(type);
-      const { port } = await s.bind(0, address);
-      const payload = randomBytes(max);
-      const got = nextMessage(s, 3000);
-      await s.send(payload, port, address);
-      assert.ok((await got)?.message.equals(payload), `${max} bytes did not arrive intact`);
-      await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-        assert.ok(err instanceof MessageTooLongError);
-        assert.equal(err.code, 'ERR_IPSEC_MESSAGE_TOO_LONG');
-        assert.equal(err.maxLength, max);
-        return true;
-      });
+      await assertLargestClearThenTooLong(ipsec, type, address, max, 3000);
     },
   );
 }

@@ -16,7 +16,18 @@ import {
   UnsupportedOperationError,
 } from '../../src/ipsec/mod.ts';
 
-test('a write issued during a failing outbound apply on a TCP socket never leaves', async () => {
+/**
+ * A userspace manager, a loopback AES-GCM transform (its outbound apply on a TCP socket fails) and
+ * a connected loopback TCP client/server pair; `received` collects what the server reads.
+ */
+async function withTransformAndTcp(
+  body: (env: {
+    ipsec: IpSecManager;
+    transform: IpSecTransform;
+    client: Socket;
+    received: Buffer[];
+  }) => Promise<void>,
+): Promise<void> {
   await using ipsec = await IpSecManager.create();
   await using encap = await ipsec.openUdpEncapsulationSocket();
   await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
@@ -36,6 +47,15 @@ test('a write issued during a failing outbound apply on a TCP socket never leave
   client.on('error', () => {});
   await once(client, 'connect');
   try {
+    await body({ ipsec, transform, client, received });
+  } finally {
+    client.destroy();
+    server.close();
+  }
+}
+
+test('a write issued during a failing outbound apply on a TCP socket never leaves', async () => {
+  await withTransformAndTcp(async ({ ipsec, transform, client, received }) => {
     // Not awaited, as an app ported from Android's synchronous API might do.
     const applying = ipsec.applyTransportModeTransform(
       client,
@@ -47,31 +67,11 @@ test('a write issued during a failing outbound apply on a TCP socket never leave
     await sleep(200);
     assert.equal(client.destroyed, true, 'the socket holding unprotected writes was destroyed');
     assert.deepEqual(received, [], 'nothing reached the peer');
-  } finally {
-    client.destroy();
-    server.close();
-  }
+  });
 });
 
 test('a failing outbound apply with nothing written leaves the TCP socket usable', async () => {
-  await using ipsec = await IpSecManager.create();
-  await using encap = await ipsec.openUdpEncapsulationSocket();
-  await using spi = await ipsec.allocateSecurityParameterIndex('127.0.0.1');
-  await using transform = await new IpSecTransform.Builder(ipsec)
-    .setAuthenticatedEncryption(
-      new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128),
-    )
-    .setIpv4Encapsulation(encap, encap.getPort())
-    .buildTransportModeTransform('127.0.0.1', spi);
-
-  const received: Buffer[] = [];
-  const server = createServer((s) => s.on('data', (d: Buffer) => received.push(d)));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const client = connect(port, '127.0.0.1');
-  await once(client, 'connect');
-  try {
+  await withTransformAndTcp(async ({ ipsec, transform, client, received }) => {
     await assert.rejects(
       ipsec.applyTransportModeTransform(client, IpSecManager.DIRECTION_OUT, transform),
       UnsupportedOperationError,
@@ -80,8 +80,5 @@ test('a failing outbound apply with nothing written leaves the TCP socket usable
     client.write('clear text, knowingly');
     for (let i = 0; i < 50 && received.length === 0; i++) await sleep(20);
     assert.equal(Buffer.concat(received).toString(), 'clear text, knowingly');
-  } finally {
-    client.destroy();
-    server.close();
-  }
+  });
 });

@@ -5,15 +5,9 @@
  * test/xfrm/messages.test.ts checks the older constants the same way.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import * as L from '../../src/xfrm/layout.ts';
-
-const run = promisify(execFile);
+import { assertLayoutMatchesGcc } from './_gcc_layout.ts';
 
 /** [C expression, our constant] pairs. */
 const LAYOUT: ReadonlyArray<readonly [string, number]> = [
@@ -54,29 +48,7 @@ const LAYOUT: ReadonlyArray<readonly [string, number]> = [
 ];
 
 test('the newly named offsets match gcc on the kernel uapi headers', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tsnetd-xfrm-layout2-'));
-  try {
-    const source = [
-      '#include <stddef.h>',
-      '#include <stdio.h>',
-      '#include <netinet/in.h>',
-      '#include <linux/xfrm.h>',
-      'int main(void) {',
-      ...LAYOUT.map(([expr]) => `  printf("%lu\\n", (unsigned long)(${expr}));`),
-      '  return 0;',
-      '}',
-    ].join('\n');
-    await writeFile(join(dir, 'layout.c'), source);
-    await run('gcc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
-    const { stdout } = await run(join(dir, 'layout'));
-    const actual = stdout.trim().split('\n').map(Number);
-    assert.equal(actual.length, LAYOUT.length);
-    LAYOUT.forEach(([expr, ours], i) => {
-      assert.equal(ours, actual[i], expr);
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await assertLayoutMatchesGcc(['stddef.h', 'stdio.h', 'netinet/in.h', 'linux/xfrm.h'], LAYOUT);
 });
 
 test('the template algorithm masks default to "any", as iproute2 and netd send them', () => {

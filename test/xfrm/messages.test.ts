@@ -7,19 +7,16 @@
  * @requires root (network namespaces, iproute2 under strace)
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { decodeNetlinkMessages, encodeNetlinkMessage } from '../../src/sys/netlink/message.ts';
 import * as M from '../../src/xfrm/messages.ts';
 import { AF_INET } from '../../src/xfrm/xfrm_address.ts';
 import { GOLDEN_CASES } from '../fixtures/xfrm/cases.ts';
 import { captureIproute2, parseFixture } from '../fixtures/xfrm/iproute2_capture.ts';
+import { assertLayoutMatchesGcc } from './_gcc_layout.ts';
 
-const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../fixtures/xfrm');
 
 /** [C expression, our constant] pairs. */
@@ -128,42 +125,28 @@ const LAYOUT: ReadonlyArray<readonly [string, number]> = [
 ];
 
 test('struct sizes, offsets and constants match gcc on the kernel uapi headers', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tsnetd-xfrm-layout-'));
-  try {
-    const lines = LAYOUT.map(([expr]) => `  printf("%lu\\n", (unsigned long)(${expr}));`);
-    const source = [
-      '#include <stddef.h>',
-      '#include <stdio.h>',
-      '#include <netinet/in.h>',
-      '#include <linux/netlink.h>',
-      '#include <linux/xfrm.h>',
-      '#include <linux/in6.h>',
-      '#include <linux/udp.h>',
-      'int main(void) {',
-      ...lines,
-      '  return 0;',
-      '}',
-    ].join('\n');
-    await writeFile(join(dir, 'layout.c'), source);
-    await run('gcc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
-    const { stdout } = await run(join(dir, 'layout'));
-    const actual = stdout.trim().split('\n').map(Number);
-    LAYOUT.forEach(([expr, ours], i) => {
-      assert.equal(ours, actual[i], expr);
-    });
-    // The four sizes the design notes name, stated once more on their own.
-    assert.deepEqual(
-      [
-        M.XFRM_USERSA_INFO_LENGTH,
-        M.XFRM_USERPOLICY_INFO_LENGTH,
-        M.XFRM_USER_TMPL_LENGTH,
-        M.XFRM_USERSPI_INFO_LENGTH,
-      ],
-      [224, 168, 64, 232],
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await assertLayoutMatchesGcc(
+    [
+      'stddef.h',
+      'stdio.h',
+      'netinet/in.h',
+      'linux/netlink.h',
+      'linux/xfrm.h',
+      'linux/in6.h',
+      'linux/udp.h',
+    ],
+    LAYOUT,
+  );
+  // The four sizes the design notes name, stated once more on their own.
+  assert.deepEqual(
+    [
+      M.XFRM_USERSA_INFO_LENGTH,
+      M.XFRM_USERPOLICY_INFO_LENGTH,
+      M.XFRM_USER_TMPL_LENGTH,
+      M.XFRM_USERSPI_INFO_LENGTH,
+    ],
+    [224, 168, 64, 232],
+  );
 });
 
 for (const c of GOLDEN_CASES) {
@@ -270,46 +253,29 @@ test("encodeUpdateSaRequest() with Android 14's replay state carries 128 bitmap 
 
 test('SA encoders refuse AEAD with cipher/auth, mixed families, long names and bad numbers', () => {
   const key = new Uint8Array(16);
-  assert.throws(
-    () =>
-      M.encodeNewSaRequest({
-        destination: '192.0.2.1',
-        spi: 1,
+  const base = { destination: '192.0.2.1', spi: 1 };
+  const refused: ReadonlyArray<
+    readonly [Parameters<typeof M.encodeNewSaRequest>[0], Parameters<typeof assert.throws>[1]]
+  > = [
+    [
+      {
+        ...base,
         aead: { name: 'rfc4106(gcm(aes))', key, icvLengthBits: 128 },
         cipher: { name: 'cbc(aes)', key },
-      }),
-    { name: 'TypeError', message: /AEAD algorithm excludes/ },
-  );
-  assert.throws(
-    () => M.encodeNewSaRequest({ destination: '192.0.2.1', source: '::1', spi: 1 }),
-    TypeError,
-  );
-  assert.throws(() => M.encodeNewSaRequest({ destination: 'example.com', spi: 1 }), TypeError);
-  assert.throws(() => M.encodeNewSaRequest({ destination: '', spi: 1 }), TypeError);
-  assert.throws(() => M.encodeNewSaRequest({ destination: '192.0.2.1', spi: 2 ** 32 }), RangeError);
-  assert.throws(
-    () =>
-      M.encodeNewSaRequest({ destination: '192.0.2.1', spi: 1, replayEsn: { replayWindow: 4097 } }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      M.encodeNewSaRequest({
-        destination: '192.0.2.1',
-        spi: 1,
-        replayEsn: { replayWindow: 64, bitmap: [0] },
-      }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      M.encodeNewSaRequest({
-        destination: '192.0.2.1',
-        spi: 1,
-        cipher: { name: 'cbc(aes)', key: new Uint8Array(129) },
-      }),
-    RangeError,
-  );
+      },
+      { name: 'TypeError', message: /AEAD algorithm excludes/ },
+    ],
+    [{ ...base, source: '::1' }, TypeError],
+    [{ ...base, destination: 'example.com' }, TypeError],
+    [{ ...base, destination: '' }, TypeError],
+    [{ ...base, spi: 2 ** 32 }, RangeError],
+    [{ ...base, replayEsn: { replayWindow: 4097 } }, RangeError],
+    [{ ...base, replayEsn: { replayWindow: 64, bitmap: [0] } }, RangeError],
+    [{ ...base, cipher: { name: 'cbc(aes)', key: new Uint8Array(129) } }, RangeError],
+  ];
+  for (const [options, expected] of refused) {
+    assert.throws(() => M.encodeNewSaRequest(options), expected, JSON.stringify(options));
+  }
   assert.throws(
     () => M.encodeAllocSpiRequest({ destination: '192.0.2.1', min: 5, max: 4 }),
     RangeError,

@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type Server, Socket } from 'node:net';
 import { test } from 'node:test';
@@ -22,24 +21,27 @@ import type {
   TransformDirection,
 } from '../../../src/ipsec/backend.ts';
 import {
-  IpSecAlgorithm,
   IpSecManager,
   IpSecTransform,
-  type IpSecTransformBuilder,
   KernelBackend,
-  MessageTooLongError,
   TransformClosedError,
 } from '../../../src/ipsec/mod.ts';
 import { flushOwnedSas, NetlinkSocket } from '../../../src/xfrm/mod.ts';
+import { type Family, gcm, LO, LO6, plainSocket } from '../../ipsec/_fixtures.ts';
+import {
+  assertLargestClearThenTooLong,
+  assertLargestProtectedThenTooLong,
+  cbcHmac,
+  largestProtectedPayload,
+  MAX_UDP,
+  OVERSIZE_CASES,
+} from '../../ipsec/_oversize.ts';
 import { nextMessage } from '../../ipsec/_suite.ts';
 
 const MOD_URL = new URL('../../../src/ipsec/mod.ts', import.meta.url).href;
 /** Per guest test: a stuck case fails by name instead of stalling the whole run. */
 const TEST_TIMEOUT_MS = 60_000;
-const LO = '127.0.0.1';
-const LO6 = '::1';
 const { DIRECTION_IN: IN, DIRECTION_OUT: OUT } = IpSecManager;
-type Family = 'IPv4' | 'IPv6';
 
 /** The kernel backend with `applyToSocket`/`removeFromSocket` held while `hold()` is in force. */
 function gatedKernelBackend(inner: KernelBackend): Backend & {
@@ -78,14 +80,30 @@ function gatedKernelBackend(inner: KernelBackend): Backend & {
   };
 }
 
-const gcm = () => (b: IpSecTransformBuilder) =>
-  b.setAuthenticatedEncryption(
-    new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128),
-  );
-const cbcHmac = () => (b: IpSecTransformBuilder) =>
-  b
-    .setEncryption(new IpSecAlgorithm(IpSecAlgorithm.CRYPT_AES_CBC, randomBytes(32)))
-    .setAuthentication(new IpSecAlgorithm(IpSecAlgorithm.AUTH_HMAC_SHA256, randomBytes(32), 128));
+/** A kernel backend and a manager on it, both closed after `body`. */
+async function withKernel(body: (ipsec: IpSecManager) => Promise<void>): Promise<void> {
+  const backend = await KernelBackend.create();
+  try {
+    await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
+    await body(ipsec);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** As `withKernel`, on a gated kernel backend released (even on failure) before it closes. */
+async function withGatedKernel(
+  body: (backend: ReturnType<typeof gatedKernelBackend>, ipsec: IpSecManager) => Promise<void>,
+): Promise<void> {
+  const backend = gatedKernelBackend(await KernelBackend.create());
+  try {
+    await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
+    await body(backend, ipsec);
+  } finally {
+    backend.release();
+    await backend.close();
+  }
+}
 
 /** A loopback transform, ESP-in-UDP (`encap`) or plain ESP. */
 async function loopbackTransform(
@@ -104,14 +122,6 @@ async function loopbackTransform(
     .buildTransportModeTransform(address, spi);
   await socket.close(); // the transform keeps it alive
   return t;
-}
-
-async function plainSocket(type: 'udp4' | 'udp6' = 'udp4'): Promise<DgramSocket & AsyncDisposable> {
-  const s = createSocket(type);
-  await new Promise<void>((resolve) => s.bind(0, type === 'udp4' ? LO : LO6, resolve));
-  return Object.assign(s, {
-    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => s.close(() => resolve())),
-  });
 }
 
 function count(emitter: NodeJS.EventEmitter): { readonly n: number } {
@@ -174,33 +184,41 @@ print(json.dumps({'marker': m, 'clear': c, 'total': t}), flush=True)
   return JSON.parse(line) as { marker: number; clear: number; total: number };
 }
 
+/** A guest test on a gated kernel backend's manager with a loopback transform `t`. */
+function gatedKernelTest(
+  name: string,
+  body: (
+    backend: ReturnType<typeof gatedKernelBackend>,
+    ipsec: IpSecManager,
+    t: IpSecTransform,
+  ) => Promise<void>,
+): void {
+  test(name, { timeout: TEST_TIMEOUT_MS }, async () => {
+    await withGatedKernel(async (backend, ipsec) => {
+      await using t = await loopbackTransform(ipsec);
+      await body(backend, ipsec, t);
+    });
+  });
+}
+
 // --- 1. Protection from the moment apply is called ---------------------------------------------
 
-test(
+gatedKernelTest(
   'kernel: clear text arriving while an inbound apply is pending is dropped',
-  { timeout: TEST_TIMEOUT_MS },
-  async () => {
-    const backend = gatedKernelBackend(await KernelBackend.create());
-    try {
-      await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
-      await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      const got = count(rx);
-      await using plain = await plainSocket();
-      backend.hold();
-      const applying = ipsec.applyTransportModeTransform(rx, IN, t);
-      for (let i = 0; i < 5; i++) plain.send(`clear ${i}`, port, LO);
-      await delay(300); // read by libuv while the apply is pending
-      backend.release();
-      await applying;
-      plain.send('clear after', port, LO);
-      await delay(300);
-      assert.equal(got.n, 0, 'clear text was delivered after apply(IN) was called');
-    } finally {
-      backend.release();
-      await backend.close();
-    }
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    const got = count(rx);
+    await using plain = await plainSocket();
+    backend.hold();
+    const applying = ipsec.applyTransportModeTransform(rx, IN, t);
+    for (let i = 0; i < 5; i++) plain.send(`clear ${i}`, port, LO);
+    await delay(300); // read by libuv while the apply is pending
+    backend.release();
+    await applying;
+    plain.send('clear after', port, LO);
+    await delay(300);
+    assert.equal(got.n, 0, 'clear text was delivered after apply(IN) was called');
   },
 );
 
@@ -208,9 +226,7 @@ test(
   'kernel: a rekey apply(IN) pending does not drop ESP of the installed inbound SA',
   { timeout: TEST_TIMEOUT_MS },
   async () => {
-    const backend = gatedKernelBackend(await KernelBackend.create());
-    try {
-      await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
+    await withGatedKernel(async (backend, ipsec) => {
       await using old = await loopbackTransform(ipsec);
       await using next = await loopbackTransform(ipsec);
       await using rx = ipsec.createDatagramSocket('udp4');
@@ -225,69 +241,44 @@ test(
       assert.equal(String((await got)?.message), 'protected');
       backend.release();
       await applying;
-    } finally {
-      backend.release();
-      await backend.close();
-    }
+    });
   },
 );
 
-test(
+gatedKernelTest(
   'kernel: a send() issued right after an unawaited apply(OUT) leaves as ESP',
-  { timeout: TEST_TIMEOUT_MS },
-  async () => {
-    const backend = gatedKernelBackend(await KernelBackend.create());
-    try {
-      await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
-      await using t = await loopbackTransform(ipsec);
-      await using rx = ipsec.createDatagramSocket('udp4');
-      const { port } = await rx.bind(0, LO);
-      await ipsec.applyTransportModeTransform(rx, IN, t);
-      await using tx = ipsec.createDatagramSocket('udp4');
-      await tx.bind(0, LO);
-      const marker = randomBytes(16);
-      const seen = await capture(marker, port, async () => {
-        backend.hold();
-        const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
-        const got = nextMessage(rx, 3000);
-        const sending = tx.send(marker, port, LO);
-        await delay(100);
-        backend.release();
-        await applying;
-        await sending;
-        assert.ok((await got)?.message.equals(marker), 'not received');
-      });
-      assert.deepEqual([seen.marker, seen.clear], [0, 0], JSON.stringify(seen));
-      const state = await t.requestIpSecTransformState();
-      assert.equal(state.txHighestSequenceNumber, 1n, 'the kernel SA did not send it');
-      assert.equal(state.rxHighestSequenceNumber, 1n);
-    } finally {
+  async (backend, ipsec, t) => {
+    await using rx = ipsec.createDatagramSocket('udp4');
+    const { port } = await rx.bind(0, LO);
+    await ipsec.applyTransportModeTransform(rx, IN, t);
+    await using tx = ipsec.createDatagramSocket('udp4');
+    await tx.bind(0, LO);
+    const marker = randomBytes(16);
+    const seen = await capture(marker, port, async () => {
+      backend.hold();
+      const applying = ipsec.applyTransportModeTransform(tx, OUT, t);
+      const got = nextMessage(rx, 3000);
+      const sending = tx.send(marker, port, LO);
+      await delay(100);
       backend.release();
-      await backend.close();
-    }
+      await applying;
+      await sending;
+      assert.ok((await got)?.message.equals(marker), 'not received');
+    });
+    assert.deepEqual([seen.marker, seen.clear], [0, 0], JSON.stringify(seen));
+    const state = await t.requestIpSecTransformState();
+    assert.equal(state.txHighestSequenceNumber, 1n, 'the kernel SA did not send it');
+    assert.equal(state.rxHighestSequenceNumber, 1n);
   },
 );
 
 // --- 2. Oversized datagrams: MessageTooLongError before the kernel ------------------------------
 
-/** Largest payload whose ESP packet fits `outer` bytes (CTS PacketUtils formula, searched). */
-function largestProtectedPayload(outer: number, iv: number, block: number, icv: number): number {
-  const espLength = (inner: number) => Math.ceil((inner + 2) / block) * block + iv + 8 + icv;
-  let payload = outer;
-  while (espLength(payload + 8) > outer) payload--;
-  return payload;
-}
-const MAX_UDP: Record<Family, number> = { IPv4: 65507, IPv6: 65527 };
-const CASES = [
-  { name: 'rfc4106(gcm(aes))-160/128', configure: gcm, iv: 8, block: 4, icv: 16 },
-  { name: 'cbc(aes)-256 + hmac(sha256)-128', configure: cbcHmac, iv: 16, block: 16, icv: 16 },
-] as const;
-
 for (const family of ['IPv4', 'IPv6'] as const) {
   const address = family === 'IPv4' ? LO : LO6;
   const type = family === 'IPv4' ? 'udp4' : 'udp6';
   for (const encap of [true, false]) {
-    for (const c of CASES) {
+    for (const c of OVERSIZE_CASES) {
       test(
         `kernel ${family} ${encap ? 'ESP-in-UDP' : 'plain ESP'} ${c.name}: the largest payload arrives intact, one byte more throws MessageTooLongError`,
         { timeout: TEST_TIMEOUT_MS },
@@ -295,35 +286,10 @@ for (const family of ['IPv4', 'IPv6'] as const) {
           // ESP-in-UDP: the ESP packet fits one UDP datagram; plain ESP: 8 bytes more (no UDP header).
           const outer = MAX_UDP[family] + (encap ? 0 : 8);
           const max = largestProtectedPayload(outer, c.iv, c.block, c.icv);
-          const backend = await KernelBackend.create();
-          try {
-            await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
+          await withKernel(async (ipsec) => {
             await using t = await loopbackTransform(ipsec, family, c.configure(), encap);
-            await using s = ipsec.createDatagramSocket(type);
-            const { port } = await s.bind(0, address);
-            await ipsec.applyTransportModeTransform(s, OUT, t);
-            await ipsec.applyTransportModeTransform(s, IN, t);
-            for (const length of [max - 1, max]) {
-              const payload = randomBytes(length);
-              const got = nextMessage(s, 5000);
-              await s.send(payload, port, address);
-              const message = (await got)?.message;
-              assert.equal(message?.length, length, `${length} bytes did not arrive`);
-              assert.ok(message.equals(payload), `${length} bytes arrived corrupted`);
-            }
-            const before = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-            await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-              assert.ok(err instanceof MessageTooLongError, String(err));
-              assert.equal(err.code, 'ERR_IPSEC_MESSAGE_TOO_LONG');
-              assert.equal(err.maxLength, max);
-              return true;
-            });
-            const after = (await t.requestIpSecTransformState()).txHighestSequenceNumber;
-            assert.equal(after, before, 'a sequence number was used for a datagram not delivered');
-            assert.equal(before, 2n);
-          } finally {
-            await backend.close();
-          }
+            await assertLargestProtectedThenTooLong(ipsec, t, type, address, max, 5000);
+          });
         },
       );
     }
@@ -333,23 +299,9 @@ for (const family of ['IPv4', 'IPv6'] as const) {
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const max = MAX_UDP[family];
-      const backend = await KernelBackend.create();
-      try {
-        await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
-        await using s = ipsec.createDatagramSocket(type);
-        const { port } = await s.bind(0, address);
-        const payload = randomBytes(max);
-        const got = nextMessage(s, 5000);
-        await s.send(payload, port, address);
-        assert.ok((await got)?.message.equals(payload), `${max} bytes did not arrive intact`);
-        await assert.rejects(s.send(randomBytes(max + 1), port, address), (err: unknown) => {
-          assert.ok(err instanceof MessageTooLongError, String(err));
-          assert.equal(err.maxLength, max);
-          return true;
-        });
-      } finally {
-        await backend.close();
-      }
+      await withKernel(async (ipsec) => {
+        await assertLargestClearThenTooLong(ipsec, type, address, max, 5000);
+      });
     },
   );
 }
@@ -360,9 +312,7 @@ test(
   'kernel UDP: after transform.close() nothing is sent or received in clear text',
   { timeout: TEST_TIMEOUT_MS },
   async () => {
-    const backend = await KernelBackend.create();
-    try {
-      await using ipsec = await IpSecManager.create({ backend, keepaliveIntervalMs: 0 });
+    await withKernel(async (ipsec) => {
       const t = await loopbackTransform(ipsec);
       await using rx = ipsec.createDatagramSocket('udp4');
       const { port } = await rx.bind(0, LO);
@@ -385,9 +335,7 @@ test(
       assert.equal(received.n, 0, 'clear text was delivered after transform.close()');
       const iterator = rx[Symbol.asyncIterator]();
       await assert.rejects(iterator.next(), TransformClosedError);
-    } finally {
-      await backend.close();
-    }
+    });
   },
 );
 

@@ -15,7 +15,8 @@ export interface HandSealOptions {
   readonly nextHeader: number;
 }
 
-function header(spi: number, seq: number): Uint8Array {
+/** The 8-byte ESP header: SPI and 32-bit sequence number, big-endian. */
+export function header(spi: number, seq: number): Uint8Array {
   const h = new Uint8Array(8);
   const v = new DataView(h.buffer);
   v.setUint32(0, spi);

@@ -6,8 +6,8 @@
  * Installed by `scripts/ensure-test-deps.sh` (run by `npm test`); a missing interpreter or
  * scapy module throws a clear error instead of skipping.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { runOracle } from './run_oracle.ts';
 
 /** Debian's interpreter; the python3 first on PATH may not see Debian's scapy. */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -131,32 +131,12 @@ export function scapySaFor(sa: OracleSa, esnHigh = 0): ScapySa {
 
 /** Runs all requests in one scapy process and returns the results in order. */
 export async function runScapyEsp(requests: readonly ScapyRequest[]): Promise<ScapyResult[]> {
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const child = execFile(
-      DEBIAN_PYTHON,
-      [SCRIPT],
-      {
-        timeout: 50_000,
-        maxBuffer: 256 * 1024 * 1024,
-        env: { PATH: '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
-      },
-      (error, out, err) => {
-        if (error !== null) {
-          const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-          reject(
-            new Error(
-              missing
-                ? `Cannot run ${DEBIAN_PYTHON}: not installed (run scripts/ensure-test-deps.sh as root)`
-                : `Cannot run the scapy oracle (is python3-scapy installed? run scripts/ensure-test-deps.sh): ${error.message}\n${err}`,
-              { cause: error },
-            ),
-          );
-          return;
-        }
-        resolve(out);
-      },
-    );
-    child.stdin?.end(JSON.stringify({ requests }));
+  const stdout = await runOracle(DEBIAN_PYTHON, [SCRIPT], {
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+    timeoutMs: 50_000,
+    maxBuffer: 256 * 1024 * 1024,
+    stdin: JSON.stringify({ requests }),
+    what: 'the scapy oracle (is python3-scapy installed? run scripts/ensure-test-deps.sh)',
   });
   const doc = JSON.parse(stdout) as { scapy: string; results: ScapyResult[] };
   if (!doc.scapy.startsWith('2.5.')) {

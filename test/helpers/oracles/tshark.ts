@@ -8,10 +8,10 @@
  * The tools are installed by `scripts/ensure-test-deps.sh` (run by `npm test`); if tshark is
  * missing this throws a clear error instead of skipping.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runOracle } from './run_oracle.ts';
 
 export const TSHARK = '/usr/bin/tshark';
 
@@ -59,27 +59,11 @@ export async function runTsharkFields(options: RunTsharkOptions): Promise<string
       WIRESHARK_CONFIG_DIR: configDir,
       LC_ALL: 'C',
     };
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        TSHARK,
-        args,
-        { env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
-        (error, out, err) => {
-          if (error !== null) {
-            const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-            reject(
-              new Error(
-                missing
-                  ? `Cannot run ${TSHARK}: not installed (run scripts/ensure-test-deps.sh as root)`
-                  : `Cannot run tshark: ${error.message}\n${err}`,
-                { cause: error },
-              ),
-            );
-            return;
-          }
-          resolve(out);
-        },
-      );
+    const stdout = await runOracle(TSHARK, args, {
+      env,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxBuffer: 64 * 1024 * 1024,
+      what: 'tshark',
     });
     return stdout
       .split('\n')
