@@ -378,8 +378,8 @@ export class IpSecService {
         throw new IllegalArgumentError(`Invalid remote UDP port: ${describeValue(remotePort)}`);
       }
     }
-    // 3b. algorithms
-    const algorithms = validateAlgorithms(config);
+    // 3b. algorithms (checked here, their keys copied only once every check passed)
+    validateAlgorithms(config);
     // 3c. SPI record of this owner (closed SPIs are gone from the table)
     const spiRecord = owner.spis.get(config.spiResourceId);
     if (spiRecord === undefined) {
@@ -415,6 +415,7 @@ export class IpSecService {
     }
     // 6. backend. The keys in `algorithms` are this call's own copies (IpSecAlgorithm.getKey());
     // backends copy what they keep, so they are zeroed as soon as the backend has answered.
+    const algorithms = algorithmKeys(config);
     let sa: BackendSa;
     try {
       sa = await this.#backend.createSa({
@@ -659,7 +660,7 @@ function checkDirection(direction: unknown): TransformDirection {
 }
 
 /** `validateAlgorithms` (the algorithm step of `createTransform`). */
-function validateAlgorithms(config: TransformConfig): BackendSaAlgorithms {
+function validateAlgorithms(config: TransformConfig): void {
   const { encryption: crypt, authentication: auth, authenticatedEncryption: aead } = config;
   if (crypt === undefined && auth === undefined && aead === undefined) {
     throw new IllegalArgumentError('No Encryption or Authentication algorithms specified');
@@ -678,6 +679,11 @@ function validateAlgorithms(config: TransformConfig): BackendSaAlgorithms {
       'Authenticated Encryption is mutually exclusive with other Authentication or Encryption algorithms',
     );
   }
+}
+
+/** Copies of the keys of validated algorithms, the caller's to zero. */
+function algorithmKeys(config: TransformConfig): BackendSaAlgorithms {
+  const { encryption: crypt, authentication: auth, authenticatedEncryption: aead } = config;
   return {
     ...(crypt !== undefined ? { encryption: { name: crypt.getName(), key: crypt.getKey() } } : {}),
     ...(auth !== undefined

@@ -10,6 +10,10 @@
  * nowhere — not in the client's frame buffers, the native send/receive buffers, nor the daemon's
  * reassembly buffers and decoded secrets. Controls: the scan finds a key while the test's copy is
  * live, and finds nothing before the key was ever assembled (the needle is kept as two halves).
+ * The test's own copies live off the JS heap: the collector moves small on-heap arrays and leaves
+ * their old bytes behind, which zeroing cannot reach. Also: a build the daemon's IpSecService refuses after the algorithm step (unknown SPI, families
+ * that differ) leaves no copy of its keys (this host cannot reach that step over the socket, so
+ * the service runs in-process here, on the userspace backend, with the daemon's kind of key).
  */
 import assert from 'node:assert/strict';
 import { getRandomValues } from 'node:crypto';
@@ -17,9 +21,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { IpSecAlgorithm } from '../../src/ipsec/ipsec_algorithm.ts';
+import { IpSecService } from '../../src/ipsec/ipsec_service.ts';
 import { IpSecServiceServer } from '../../src/ipsec/ipsec_service_daemon.ts';
 import { IpSecManager, KernelBackendUnavailableError } from '../../src/ipsec/mod.ts';
 import { ServiceConnection } from '../../src/ipsec/service/connection.ts';
+import { UserspaceBackend } from '../../src/ipsec/userspace_backend.ts';
 import { countInProcessMemory } from '../esp/helpers/memory_scan.ts';
 
 /** A key kept as two random halves (never adjacent in memory) until `assemble()`. */
@@ -30,8 +37,9 @@ class SplitKey {
     this.first = getRandomValues(new Uint8Array(Math.floor(length / 2)));
     this.second = getRandomValues(new Uint8Array(length - this.first.length));
   }
+  /** The key, off the JS heap, so that zeroing it leaves no moved copy of the test's own. */
   assemble(): Uint8Array {
-    const key = new Uint8Array(this.first.length + this.second.length);
+    const key = offHeap(this.first.length + this.second.length);
     key.set(this.first);
     key.set(this.second, this.first.length);
     return key;
@@ -41,9 +49,9 @@ class SplitKey {
   }
 }
 
-function collectGarbage(): void {
-  // The scan must not depend on the collector: without --expose-gc this is a no-op.
-  (globalThis as { gc?: () => void }).gc?.();
+/** A buffer off the JS heap (an ArrayBuffer's store): the collector never moves, so never copies, it. */
+function offHeap(length: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(length));
 }
 
 test('keys sent to the IPsec service are zeroed after use on both sides of the socket', async () => {
@@ -77,7 +85,11 @@ test('keys sent to the IPsec service are zeroed after use on both sides of the s
           {
             aead: { name: 'rfc4106(gcm(aes))', keyLength: aeadKey.length, bits: 128 },
           },
-          Uint8Array.from(aeadKey),
+          (() => {
+            const secret = offHeap(aeadKey.length);
+            secret.set(aeadKey);
+            return secret;
+          })(),
         ],
         [
           {
@@ -85,7 +97,7 @@ test('keys sent to the IPsec service are zeroed after use on both sides of the s
             authentication: { name: 'hmac(sha256)', keyLength: hmacKey.length, bits: 128 },
           },
           (() => {
-            const secret = new Uint8Array(cbcKey.length + hmacKey.length);
+            const secret = offHeap(cbcKey.length + hmacKey.length);
             secret.set(cbcKey);
             secret.set(hmacKey, cbcKey.length);
             return secret;
@@ -118,7 +130,54 @@ test('keys sent to the IPsec service are zeroed after use on both sides of the s
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  collectGarbage();
   const found = all.map((k) => k.count());
   assert.deepEqual(found, [0, 0, 0], 'no copy of any key is left in the process');
+});
+
+/** The daemon's kind of algorithm: no key of its own, hands out copies of a buffer the test owns. */
+class BorrowedKeyAlgorithm extends IpSecAlgorithm {
+  readonly #key: Uint8Array;
+  constructor(name: string, key: Uint8Array, bits: number) {
+    super(name, new Uint8Array(key.length), bits);
+    this.#key = key;
+  }
+  override getKey(): Uint8Array {
+    return Uint8Array.from(this.#key);
+  }
+}
+
+test('a build refused after the algorithm step (no such SPI, other family) zeroes its key copies', async () => {
+  const service = new IpSecService(new UserspaceBackend());
+  const caller = { owner: 'uid:4242', token: {} };
+  const options = {
+    replayWindowSize: 0,
+    esn: false,
+    keepaliveIntervalMs: 0,
+    randomUint32: () => 7,
+  };
+  const spi = await service.allocateSpi(caller, '::1', 0x4242, options);
+  const split = new SplitKey(36);
+  assert.equal(split.count(), 0);
+  const key = split.assemble();
+  for (const [spiResourceId, sourceAddress] of [
+    [spi.resourceId + 1000, '127.0.0.1'], // no such SPI record
+    [spi.resourceId, '127.0.0.1'], // the SPI's destination is IPv6
+  ] as const) {
+    await assert.rejects(
+      service.createTransform(
+        caller,
+        {
+          sourceAddress,
+          spiResourceId,
+          authenticatedEncryption: new BorrowedKeyAlgorithm('rfc4106(gcm(aes))', key, 128),
+        },
+        options,
+      ),
+      /No such SpiRecord|different address families/,
+    );
+  }
+  assert.ok(split.count() >= 1, 'the scan finds the key the test holds');
+  key.fill(0);
+  await service.releaseSpi(caller, spi.resourceId);
+  assert.equal(split.count(), 0, 'a refused build left a copy of its key');
 });
