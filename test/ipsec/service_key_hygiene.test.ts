@@ -11,9 +11,10 @@
  * reassembly buffers and decoded secrets. Controls: the scan finds a key while the test's copy is
  * live, and finds nothing before the key was ever assembled (the needle is kept as two halves).
  * The test's own copies live off the JS heap: the collector moves small on-heap arrays and leaves
- * their old bytes behind, which zeroing cannot reach. Also: a build the daemon's IpSecService refuses after the algorithm step (unknown SPI, families
- * that differ) leaves no copy of its keys (this host cannot reach that step over the socket, so
- * the service runs in-process here, on the userspace backend, with the daemon's kind of key).
+ * their old bytes behind, which zeroing cannot reach. Also: a build the daemon's IpSecService
+ * refuses after the algorithm step (unknown SPI, families that differ) leaves no copy of its keys
+ * (this host cannot reach that step over the socket, so the service runs in-process here, on the
+ * userspace backend, with the daemon's kind of key).
  */
 import assert from 'node:assert/strict';
 import { getRandomValues } from 'node:crypto';
