@@ -8,7 +8,8 @@
  * the process-wide `NatKeepaliveScheduler` of the interval sends (`nat_keepalive.ts`).
  */
 import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
-import { bindWildcardUdpSocket } from '../sys/mod.ts';
+import { bindWildcardUdpSocket, socketFd } from '../sys/mod.ts';
+import { EspTxRing, type EspTxSender } from './esp_tx_ring.ts';
 import { type KeepaliveRegistration, NatKeepaliveScheduler } from './nat_keepalive.ts';
 import type { DatapathStatistics } from './statistics.ts';
 import { classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
@@ -45,8 +46,15 @@ const KEEPALIVE = Uint8Array.of(NAT_KEEPALIVE_BYTE);
  * // Normally created by UserspaceEngine.openEncapSocket.
  * ```
  */
-export class EncapSocket {
+export class EncapSocket implements EspTxSender {
   readonly port: number;
+  /** The socket's descriptor (-1 when the transmit ring is not used). */
+  readonly fd: number;
+  /**
+   * The process-wide transmit ring ESP leaves through (`sendmmsg`), or `undefined`: then every
+   * datagram goes through {@link EncapSocket.sendRaw} (`dgram.send`).
+   */
+  readonly txRing: EspTxRing | undefined;
   readonly family: 'IPv4' | 'IPv6';
   readonly #udp: Socket;
   readonly #options: EncapSocketOptions;
@@ -63,6 +71,17 @@ export class EncapSocket {
     this.family = options.family;
     this.#options = options;
     this.statistics = options.statistics;
+    let ring = EspTxRing.shared();
+    let fd = -1;
+    if (ring !== undefined) {
+      try {
+        fd = socketFd(udp);
+      } catch {
+        ring = undefined;
+      }
+    }
+    this.fd = fd;
+    this.txRing = ring;
     udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onMessage(msg, rinfo));
     udp.on('error', () => options.statistics.count('error.encap-socket'));
     this.#keepalive =
@@ -191,6 +210,8 @@ export class EncapSocket {
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#closed = true;
+    // Datagrams already accepted leave now: no sendmmsg may name this descriptor after close.
+    this.txRing?.flush();
     this.#keepalive?.close();
     this.#ikeReceiver = undefined;
     this.#closePromise = new Promise<void>((resolve) => this.#udp.close(() => resolve()));

@@ -16,7 +16,7 @@
  * ({@link ProtectedSocket.inboundPending}), is dropped and counted.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
-import { buildUdpDatagram } from '../esp/ip_packet.ts';
+import { buildUdpDatagram, writeUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH, oversizedSendMessage } from '../esp/mod.ts';
 import { sameAddress } from '../sys/mod.ts';
 import type { DatapathRemoteInfo } from './encap_socket.ts';
@@ -224,11 +224,42 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
         sa.maxPayloadLength,
       );
     }
-    const bound = this.address();
+    const srcPort = this.address().port;
+    const encap = sa.encapSocket;
+    const ring = encap.txRing;
+    const slot = ring?.claim();
+    if (ring !== undefined && slot !== undefined) {
+      // Build the inner datagram where it will be sealed, seal in place, queue for sendmmsg.
+      let length: number;
+      let innerLength: number;
+      try {
+        innerLength = writeUdpDatagram(slot, sa.outbound.payloadOffset, {
+          srcAddr: sa.sourceBytes,
+          dstAddr: sa.destinationBytes,
+          srcPort,
+          dstPort: port,
+          payload: message,
+        });
+        length = sa.outbound.sealInPlace(slot, innerLength, ESP_NEXT_HEADER.UDP);
+      } catch (err: unknown) {
+        ring.abandon();
+        throw err;
+      }
+      sa.packetCount++;
+      sa.byteCount += innerLength;
+      return ring.commit(
+        encap,
+        length,
+        sa.remotePort,
+        sa.destinationAddress,
+        sa.destinationBytes,
+        stats,
+      );
+    }
     const inner = buildUdpDatagram({
       srcAddr: sa.sourceBytes,
       dstAddr: sa.destinationBytes,
-      srcPort: bound.port,
+      srcPort,
       dstPort: port,
       payload: message,
     });
@@ -236,7 +267,7 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     sa.packetCount++;
     sa.byteCount += inner.length;
     const length = esp.length;
-    return sa.encapSocket.sendRaw(esp, sa.remotePort, sa.destinationAddress).then(
+    return encap.sendRaw(esp, sa.remotePort, sa.destinationAddress).then(
       () => {
         stats.sent('esp', length);
       },

@@ -253,6 +253,84 @@ export class EspOutboundSa {
     return out;
   }
 
+  /**
+   * Where {@link EspOutboundSa.sealInPlace} expects the payload: header + IV bytes.
+   *
+   * @example
+   * ```ts
+   * import { EspOutboundSa } from 'tsnetd/esp';
+   * const aead = { name: 'rfc4106(gcm(aes))', key: new Uint8Array(20), icvLengthBits: 128 } as const;
+   * console.log(new EspOutboundSa({ spi: 0x100, aead }).payloadOffset); // 16
+   * ```
+   */
+  get payloadOffset(): number {
+    return HEADER_LENGTH + this.#ivLength;
+  }
+
+  /**
+   * Seals a payload already written at `packet[payloadOffset, payloadOffset + payloadLength)`,
+   * in place: header, IV, padding, trailer and ICV are written around it and the packet is
+   * encrypted where it lies (in native packet memory, by OpenSSL without any copy). Used by the
+   * data path to build a datagram directly in its transmit ring.
+   *
+   * @returns the packet's length (`packet[0, length)` is the ESP packet)
+   * @throws {RangeError} the payload is too long or the packet does not fit `packet`
+   * @throws {SaDisposedError} | {@link SequenceNumberExhaustedError} as {@link EspOutboundSa.seal}
+   * @example
+   * ```ts
+   * import assert from 'node:assert/strict';
+   * import { EspInboundSa, EspOutboundSa, ESP_NEXT_HEADER } from 'tsnetd/esp';
+   * const aead = { name: 'rfc4106(gcm(aes))', key: new Uint8Array(20).fill(7), icvLengthBits: 128 } as const;
+   * const out = new EspOutboundSa({ spi: 0x100, aead });
+   * const buffer = new Uint8Array(2048);
+   * buffer.set([1, 2, 3], out.payloadOffset);
+   * const length = out.sealInPlace(buffer, 3, ESP_NEXT_HEADER.UDP);
+   * const r = new EspInboundSa({ spi: 0x100, aead }).open(buffer.subarray(0, length));
+   * assert.ok(r.ok && r.payload.join() === '1,2,3');
+   * ```
+   */
+  sealInPlace(packet: Uint8Array, payloadLength: number, nextHeader: number): number {
+    if (this.#disposed) throw new SaDisposedError(this.spi, 'seal');
+    if (!(packet instanceof Uint8Array)) {
+      throw new TypeError('Cannot seal: the packet buffer must be a Uint8Array');
+    }
+    if (!Number.isInteger(nextHeader) || nextHeader < 0 || nextHeader > 255) {
+      throw new RangeError(
+        `Cannot seal: nextHeader must be an integer in 0..255, got ${String(nextHeader)}`,
+      );
+    }
+    if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > MAX_PAYLOAD) {
+      throw new RangeError(
+        `Cannot seal: payloadLength must be an integer in 0..${MAX_PAYLOAD_LENGTH}, got ${String(payloadLength)}`,
+      );
+    }
+    const length = this.#sealedLength(payloadLength);
+    const capacity = typedArrayLength.call(packet);
+    if (length > capacity) {
+      throw new RangeError(
+        `Cannot seal: the packet needs ${length} bytes, the buffer has ${capacity}`,
+      );
+    }
+    const out = packet.subarray(0, length);
+    try {
+      this.#begin(payloadLength, nextHeader, out);
+      this.#cipher.seal(out, length - this.#icvLength, this.#sequence.high);
+    } catch (error) {
+      // The payload was clear text: leave none of it behind.
+      out.fill(0);
+      throw error;
+    }
+    return length;
+  }
+
+  /** Length of the sealed packet of a `payloadLength`-byte payload. */
+  #sealedLength(payloadLength: number): number {
+    const padLength = paddingLength(payloadLength, this.#blockSize);
+    return (
+      HEADER_LENGTH + this.#ivLength + payloadLength + padLength + TRAILER_LENGTH + this.#icvLength
+    );
+  }
+
   /** Zeroes the keys. Idempotent; any later `seal()` throws {@link SaDisposedError}. */
   dispose(): void {
     if (this.#disposed) return;
@@ -288,14 +366,14 @@ export class EspOutboundSa {
    * Advances the counter, allocates the packet and writes header, IV and trailer.
    * The payload bytes are left for the caller to fill.
    */
-  #begin(payloadLength: number, nextHeader: number): Uint8Array {
+  #begin(payloadLength: number, nextHeader: number, target?: Uint8Array): Uint8Array {
     const sequence = this.#sequence;
     if (!sequence.advance()) throw new SequenceNumberExhaustedError(this.spi, this.esn);
     const ivLength = this.#ivLength;
     const padLength = paddingLength(payloadLength, this.#blockSize);
     const dataOffset = HEADER_LENGTH + ivLength;
     const trailerOffset = dataOffset + payloadLength + padLength;
-    const out = allocatePacket(trailerOffset + TRAILER_LENGTH + this.#icvLength);
+    const out = target ?? allocatePacket(trailerOffset + TRAILER_LENGTH + this.#icvLength);
     const spi = this.spi;
     const low = sequence.low;
     out[0] = spi >>> 24;

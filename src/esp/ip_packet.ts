@@ -259,21 +259,66 @@ function assertPort(name: string, port: number): void {
  * ```
  */
 export function buildUdpDatagram(options: BuildUdpDatagramOptions): Uint8Array {
+  const out = new Uint8Array(checkedUdpLength(options));
+  writeUdpDatagram(out, 0, options);
+  return out;
+}
+
+/**
+ * Writes a UDP datagram (header, payload, checksum) into `target` at `offset` — the
+ * allocation-free twin of {@link buildUdpDatagram}, for a datagram built where it will be sealed.
+ *
+ * @returns the datagram's length (8 + payload length)
+ * @throws {RangeError} as {@link buildUdpDatagram}, or when the datagram does not fit `target`
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict';
+ * import { buildUdpDatagram, writeUdpDatagram } from 'tsnetd/esp';
+ * const options = {
+ *   srcAddr: Uint8Array.of(127, 0, 0, 1), dstAddr: Uint8Array.of(127, 0, 0, 1),
+ *   srcPort: 40000, dstPort: 40001, payload: new TextEncoder().encode('hi'),
+ * };
+ * const target = new Uint8Array(64);
+ * const length = writeUdpDatagram(target, 16, options);
+ * assert.deepEqual(target.subarray(16, 16 + length), buildUdpDatagram(options));
+ * ```
+ */
+export function writeUdpDatagram(
+  target: Uint8Array,
+  offset: number,
+  options: BuildUdpDatagramOptions,
+): number {
   const { srcAddr, dstAddr, srcPort, dstPort, payload } = options;
-  assertPort('source port', srcPort);
-  assertPort('destination port', dstPort);
-  const length = UDP_HEADER_LENGTH + payload.length;
+  const length = checkedUdpLength(options);
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > target.length) {
+    throw new RangeError(
+      `Cannot write UDP datagram: ${length} bytes at ${String(offset)} do not fit ${target.length}`,
+    );
+  }
+  const out = target.subarray(offset, offset + length);
+  out[UDP_SOURCE_PORT_OFFSET] = srcPort >>> 8;
+  out[UDP_SOURCE_PORT_OFFSET + 1] = srcPort & 0xff;
+  out[UDP_DESTINATION_PORT_OFFSET] = dstPort >>> 8;
+  out[UDP_DESTINATION_PORT_OFFSET + 1] = dstPort & 0xff;
+  out[UDP_LENGTH_OFFSET] = length >>> 8;
+  out[UDP_LENGTH_OFFSET + 1] = length & 0xff;
+  out[UDP_CHECKSUM_OFFSET] = 0;
+  out[UDP_CHECKSUM_OFFSET + 1] = 0;
+  out.set(payload, UDP_HEADER_LENGTH);
+  const checksum = udpChecksum(srcAddr, dstAddr, out);
+  out[UDP_CHECKSUM_OFFSET] = checksum >>> 8;
+  out[UDP_CHECKSUM_OFFSET + 1] = checksum & 0xff;
+  return length;
+}
+
+function checkedUdpLength(options: BuildUdpDatagramOptions): number {
+  assertPort('source port', options.srcPort);
+  assertPort('destination port', options.dstPort);
+  const length = UDP_HEADER_LENGTH + options.payload.length;
   if (length > UDP_MAX_LENGTH) {
     throw new RangeError(`Cannot build UDP datagram: ${length} bytes exceeds 65535`);
   }
-  const out = new Uint8Array(length);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint16(UDP_SOURCE_PORT_OFFSET, srcPort);
-  view.setUint16(UDP_DESTINATION_PORT_OFFSET, dstPort);
-  view.setUint16(UDP_LENGTH_OFFSET, length);
-  out.set(payload, UDP_HEADER_LENGTH);
-  view.setUint16(UDP_CHECKSUM_OFFSET, udpChecksum(srcAddr, dstAddr, out));
-  return out;
+  return length;
 }
 
 /**

@@ -56,6 +56,7 @@ export {
   parseUdpDatagram,
   type UdpDatagram,
   udpChecksum,
+  writeUdpDatagram,
 } from './ip_packet.ts';
 export { fixedIv, type IvSource } from './iv_source.ts';
 export {

@@ -55,4 +55,5 @@ export {
 } from './peer_credentials.ts';
 export { SerialQueue } from './serial_queue.ts';
 export { type SocketLike, socketFd } from './socket_fd.ts';
+export { MAX_UDP_SEND_BATCH, UdpSendBatch } from './udp_send_batch.ts';
 export { bindWildcardUdpSocket } from './udp_socket.ts';

@@ -22,6 +22,7 @@ import {
   EVP_CTRL_AEAD_GET_TAG,
   EVP_CTRL_AEAD_SET_TAG,
   NONCE_OFFSET,
+  nativeAddressOf,
   nativeOpenSsl,
   type OpenSsl,
   OUTL_OFFSET,
@@ -105,9 +106,26 @@ export class NativeAeadCipher implements EspCipher {
     const s = ssl.scratch;
     const b = ssl.base;
     const aadLength = this.#loadNonceAndAad(s, out, seqHigh);
+    const outl = b + OUTL_OFFSET;
+    const packet = nativeAddressOf(out);
+    if (packet !== undefined) {
+      // The packet is in native packet memory: encrypt in place and let OpenSSL write the tag at
+      // its place in the packet; every offset below is inside `out` (checked above).
+      const data = packet + PACKET_DATA_OFFSET;
+      if (
+        ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 1) !== 1 ||
+        ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) !== 1 ||
+        ssl.cipherUpdate(ctx, data, outl, data, length) !== 1 ||
+        ssl.cipherFinal(ctx, data + length, outl) !== 1 ||
+        ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_GET_TAG, icvLength, packet + plaintextEnd) !== 1
+      ) {
+        out.fill(0, PACKET_DATA_OFFSET, plaintextEnd + icvLength);
+        throw new NativeCryptoError('seal', 'OpenSSL AEAD encryption failed');
+      }
+      return;
+    }
     s.set(out.subarray(PACKET_DATA_OFFSET, plaintextEnd), DATA_OFFSET);
     const data = b + DATA_OFFSET;
-    const outl = b + OUTL_OFFSET;
     if (
       ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 1) !== 1 ||
       ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) !== 1 ||

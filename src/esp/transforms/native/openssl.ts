@@ -31,6 +31,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { NativeCryptoError } from '../../errors.ts';
 
 /** Which implementation seals and opens ESP packets in this process. */
 export type EspCryptoProvider = 'openssl-native' | 'node-crypto';
@@ -101,6 +102,10 @@ export interface OpenSsl {
   readonly hmacUpdate: (ctx: number, data: number, length: number) => number;
   readonly hmacFinal: (ctx: number, md: number, length: number) => number;
   readonly cleanse: (ptr: number, length: number) => void;
+  /** `malloc` (for memory never freed: the scratch area, packet memory). */
+  readonly malloc: (length: number) => number;
+  /** An `ArrayBuffer` over native memory. */
+  readonly view: (address: number, length: number) => ArrayBuffer;
 }
 
 let provider: EspCryptoProvider | undefined;
@@ -186,6 +191,41 @@ export function withNativeKey<T>(ssl: OpenSsl, key: Uint8Array, use: (address: n
   }
 }
 
+/** Base addresses of the native packet memory handed out, by the `ArrayBuffer` that views it. */
+const packetMemoryBases = new WeakMap<ArrayBufferLike, number>();
+
+/**
+ * Allocates `length` bytes of native packet memory (never freed: callers keep one region for the
+ * life of the process, e.g. a transmit ring) and returns a zeroed view of it. A packet laid out
+ * in this memory is sealed in place by the native AEAD ciphers (no copy into the scratch area),
+ * and its address can be handed to a system call ({@link nativeAddressOf}).
+ *
+ * @returns the view, or `undefined` when the provider is not `'openssl-native'`
+ */
+export function allocateNativePacketMemory(length: number): Uint8Array | undefined {
+  if (!Number.isInteger(length) || length <= 0 || length > 64 * 1024 * 1024) {
+    throw new RangeError(`Cannot allocate native packet memory: ${String(length)} bytes`);
+  }
+  if (espCryptoProvider() !== 'openssl-native' || openssl === undefined) return undefined;
+  const base = openssl.malloc(length);
+  if (base === 0) throw new NativeCryptoError('allocate packet memory', 'malloc failed');
+  const view = new Uint8Array(openssl.view(base, length));
+  view.fill(0);
+  packetMemoryBases.set(view.buffer, base);
+  return view;
+}
+
+/**
+ * The native address of `view`'s first byte when it lies in memory from
+ * {@link allocateNativePacketMemory}, else `undefined`. The address is derived from the view's own
+ * buffer and offset (never taken from a caller), and a typed array cannot reach past its buffer,
+ * so `[address, address + view.length)` is always inside the allocation.
+ */
+export function nativeAddressOf(view: Uint8Array): number | undefined {
+  const base = packetMemoryBases.get(view.buffer);
+  return base === undefined ? undefined : base + view.byteOffset;
+}
+
 /** Frees native contexts whose owner was collected without `dispose()`. */
 export const nativeContextRegistry = new FinalizationRegistry<() => void>((free) => free());
 
@@ -251,6 +291,8 @@ function bind(): OpenSsl {
     hmacUpdate: fn('HMAC_Update', 'int', [p, p, 'size_t']),
     hmacFinal: fn('HMAC_Final', 'int', [p, p, p]),
     cleanse: fn('OPENSSL_cleanse', 'void', [p, 'size_t']),
+    malloc,
+    view: (address, length) => koffi.view(address, length),
   };
   for (const name of [
     'AES-128-GCM',
