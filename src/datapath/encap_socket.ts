@@ -7,10 +7,10 @@
  * the engine keeps this socket's peer index current ({@link EncapSocket.addKeepaliveTarget}), and
  * the process-wide `NatKeepaliveScheduler` of the interval sends (`nat_keepalive.ts`).
  */
-import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
-import { bindWildcardUdpSocket, socketFd } from '../sys/mod.ts';
+import { DgramEncapTransport, type EncapTransport } from './encap_transport.ts';
 import { EspTxRing, type EspTxSender } from './esp_tx_ring.ts';
 import { type KeepaliveRegistration, NatKeepaliveScheduler } from './nat_keepalive.ts';
+import { NativeEncapTransport } from './native_encap_transport.ts';
 import type { DatapathStatistics } from './statistics.ts';
 import { classifyEncapDatagram, NAT_KEEPALIVE_BYTE } from './udp_encap.ts';
 
@@ -29,7 +29,10 @@ export interface EncapSocketOptions {
   readonly family: 'IPv4' | 'IPv6';
   /** NAT-keepalive interval; 0 = off. */
   readonly keepaliveIntervalMs: number;
-  /** Called for every ESP datagram (SPI ≠ 0, ≥ 8 bytes). `packet` is owned by the callee. */
+  /**
+   * Called for every ESP datagram (SPI ≠ 0, ≥ 8 bytes). `packet` may be a view of the receive
+   * ring, valid only during the call: the callee copies what it keeps.
+   */
   readonly onEsp: (packet: Uint8Array, rinfo: DatapathRemoteInfo, socket: EncapSocket) => void;
   /** Where this socket's traffic is counted (its drops of received ESP included). */
   readonly statistics: DatapathStatistics;
@@ -48,15 +51,17 @@ const KEEPALIVE = Uint8Array.of(NAT_KEEPALIVE_BYTE);
  */
 export class EncapSocket implements EspTxSender {
   readonly port: number;
-  /** The socket's descriptor (-1 when the transmit ring is not used). */
-  readonly fd: number;
+  /** The socket's descriptor when the transmit ring sends on it, else -1. */
+  get fd(): number {
+    return this.#transport.fd;
+  }
   /**
    * The process-wide transmit ring ESP leaves through (`sendmmsg`), or `undefined`: then every
    * datagram goes through {@link EncapSocket.sendRaw} (`dgram.send`).
    */
   readonly txRing: EspTxRing | undefined;
   readonly family: 'IPv4' | 'IPv6';
-  readonly #udp: Socket;
+  readonly #transport: EncapTransport;
   readonly #options: EncapSocketOptions;
   /** Counters of this socket's traffic (see {@link EncapSocketOptions.statistics}). */
   readonly statistics: DatapathStatistics;
@@ -65,25 +70,17 @@ export class EncapSocket implements EspTxSender {
   #closed = false;
   #closePromise: Promise<void> | undefined;
 
-  private constructor(udp: Socket, port: number, options: EncapSocketOptions) {
-    this.#udp = udp;
-    this.port = port;
+  private constructor(transport: EncapTransport, options: EncapSocketOptions) {
+    this.#transport = transport;
+    this.port = transport.port;
     this.family = options.family;
     this.#options = options;
     this.statistics = options.statistics;
-    let ring = EspTxRing.shared();
-    let fd = -1;
-    if (ring !== undefined) {
-      try {
-        fd = socketFd(udp);
-      } catch {
-        ring = undefined;
-      }
-    }
-    this.fd = fd;
-    this.txRing = ring;
-    udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) => this.#onMessage(msg, rinfo));
-    udp.on('error', () => options.statistics.count('error.encap-socket'));
+    this.txRing = transport.fd >= 0 ? (EspTxRing.shared() ?? undefined) : undefined;
+    transport.listen(
+      (bytes, address, port) => this.#onMessage(bytes, address, port),
+      () => options.statistics.count('error.encap-socket'),
+    );
     this.#keepalive =
       options.keepaliveIntervalMs > 0
         ? NatKeepaliveScheduler.shared(options.keepaliveIntervalMs).register((address, port) =>
@@ -92,11 +89,18 @@ export class EncapSocket implements EspTxSender {
         : undefined;
   }
 
-  /** Opens and binds an encapsulation socket (wildcard address, `ipv6Only` for IPv6). */
-  static open(options: EncapSocketOptions): Promise<EncapSocket> {
-    return bindWildcardUdpSocket(options.family, options.port).then(
-      (udp) => new EncapSocket(udp, udp.address().port, options),
-    );
+  /**
+   * Opens and binds an encapsulation socket (wildcard address, `ipv6Only` for IPv6): natively
+   * (`recvmmsg`/`sendmmsg` with the rings) where the rings are offered, else with `dgram`.
+   */
+  static async open(options: EncapSocketOptions): Promise<EncapSocket> {
+    const ring = EspTxRing.shared();
+    const native =
+      ring === undefined
+        ? undefined
+        : NativeEncapTransport.open(options.family, options.port, ring);
+    const transport = native ?? (await DgramEncapTransport.open(options.family, options.port));
+    return new EncapSocket(transport, options);
   }
 
   /**
@@ -127,9 +131,7 @@ export class EncapSocket implements EspTxSender {
 
   /** Sends bytes as they are (ESP, keepalive); counts nothing (the caller does). */
   sendRaw(bytes: Uint8Array, port: number, address: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#udp.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
-    });
+    return this.#transport.send(bytes, port, address);
   }
 
   /** One more SA applied outbound sends to (address, port): keep that NAT mapping open. */
@@ -155,21 +157,20 @@ export class EncapSocket implements EspTxSender {
    */
   #sendKeepalive(address: string, port: number): void {
     if (this.#closed) return;
-    try {
-      this.#udp.send(KEEPALIVE, port, address);
+    if (this.#transport.sendUnacknowledged(KEEPALIVE, port, address)) {
       this.#options.statistics.sent('keepalive', KEEPALIVE.length);
-    } catch {
+    } else {
       this.#options.statistics.sendDropped('error');
     }
   }
 
-  #onMessage(msg: Buffer, udpRinfo: DgramRemoteInfo): void {
+  #onMessage(msg: Uint8Array, address: string, port: number): void {
     const stats = this.#options.statistics;
     const rinfo: DatapathRemoteInfo = {
-      address: udpRinfo.address,
+      address,
       family: this.family,
-      port: udpRinfo.port,
-      size: udpRinfo.size,
+      port,
+      size: msg.length,
     };
     switch (classifyEncapDatagram(msg)) {
       case 'keepalive':
@@ -183,7 +184,8 @@ export class EncapSocket implements EspTxSender {
           stats.drop('ike-no-listener');
           return;
         }
-        receiver(msg, rinfo);
+        // The bytes may be a view of the receive ring: the receiver gets its own copy.
+        receiver(Buffer.isBuffer(msg) ? msg : Buffer.from(msg), rinfo);
         return;
       }
       case 'truncated':
@@ -198,12 +200,12 @@ export class EncapSocket implements EspTxSender {
 
   /** The open socket keeps the process alive (the default, as `dgram`). */
   ref(): void {
-    this.#udp.ref();
+    this.#transport.ref();
   }
 
   /** The open socket does not keep the process alive. */
   unref(): void {
-    this.#udp.unref();
+    this.#transport.unref();
   }
 
   /** Closes the socket and stops keepalives. Idempotent. */
@@ -214,7 +216,7 @@ export class EncapSocket implements EspTxSender {
     this.txRing?.flush();
     this.#keepalive?.close();
     this.#ikeReceiver = undefined;
-    this.#closePromise = new Promise<void>((resolve) => this.#udp.close(() => resolve()));
+    this.#closePromise = this.#transport.close();
     return this.#closePromise;
   }
 }

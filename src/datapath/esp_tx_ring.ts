@@ -1,7 +1,11 @@
 /**
  * The transmit ring of the userspace data path: ESP packets are built and sealed in place in
- * native memory, and every packet queued during one turn of the event loop leaves in one
- * `sendmmsg` per encapsulation socket, from the `setImmediate` phase of that same turn.
+ * native memory and leave in batches, one `sendmmsg` per encapsulation socket and batch.
+ *
+ * When: a datagram committed while a receive batch is delivered (an echo, a reply, a closed
+ * send loop) leaves with the batch's other replies when the batch ends; any other leaves in a
+ * microtask, once the synchronous run that queued it is over (a burst sent in a loop leaves in
+ * one call). Nothing waits for a later turn of the event loop, so no latency is added.
  *
  * Why: a `dgram.send` per datagram (a request object, a libuv request, a `sendmsg`, a completion
  * callback) is most of the cost of a small protected datagram. Here a datagram costs its share of
@@ -17,7 +21,7 @@
  * Safety: the ring is process-wide and JavaScript is single threaded; a slot is claimed before it
  * is written and either committed or abandoned (a claim while another is open returns
  * `undefined`, and the caller takes the `dgram` path); a socket flushes the ring before it closes,
- * so no `sendmmsg` ever names a descriptor after `close` (the number could be reused). Clear text
+ * so no `sendmmsg` ever names a descriptor after `close` (the number could be reused). A failing send rejects only its own promise. Clear text
  * exists in a slot only between the payload copy and the in-place seal, both synchronous; a failed
  * seal zeroes the packet.
  *
@@ -73,14 +77,12 @@ export class EspTxRing {
   readonly #resolves: (() => void)[] = [];
   readonly #rejects: ((err: Error) => void)[] = [];
   #claimed = false;
-  /** Set by the first commit of an event-loop turn, cleared in that turn's check phase. */
-  #turnStarted = false;
-  readonly #flushNow = (): void => {
-    this.flush();
-  };
-  readonly #endTurn = (): void => {
-    this.#turnStarted = false;
-    this.flush();
+  /** Open {@link EspTxRing.hold}s: while > 0, commits wait for the last release. */
+  #holds = 0;
+  #scheduled = false;
+  readonly #flushScheduled = (): void => {
+    this.#scheduled = false;
+    if (this.#holds === 0) this.flush();
   };
 
   private constructor(memory: Uint8Array, batch: UdpSendBatch) {
@@ -165,15 +167,27 @@ export class EspTxRing {
       this.#resolves[i] = resolve;
       this.#rejects[i] = reject;
     });
-    if (!this.#turnStarted) {
-      // The first datagram of a turn leaves at once (with any committed in the same synchronous
-      // run): no latency added. Datagrams committed later in this turn (other I/O callbacks of
-      // the same poll phase) wait for its check phase and leave together.
-      this.#turnStarted = true;
-      setImmediate(this.#endTurn);
-      queueMicrotask(this.#flushNow);
+    if (this.#holds === 0 && !this.#scheduled) {
+      // Outside a receive batch: the datagram leaves once the current synchronous run is over
+      // (with any others it queues), so no latency is added.
+      this.#scheduled = true;
+      queueMicrotask(this.#flushScheduled);
     }
     return settled;
+  }
+
+  /**
+   * Holds commits back until the matching {@link EspTxRing.release}: a receive batch holds the
+   * ring while it delivers, so that every reply its datagrams cause leaves in one `sendmmsg`.
+   */
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** Ends a {@link EspTxRing.hold}; the last release flushes. */
+  release(): void {
+    if (this.#holds === 0) return;
+    if (--this.#holds === 0) this.flush();
   }
 
   /** Hands every queued datagram to the kernel now (also before a sender's socket closes). */

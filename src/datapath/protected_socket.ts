@@ -18,6 +18,7 @@
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { buildUdpDatagram, writeUdpDatagram } from '../esp/ip_packet.ts';
 import { ESP_NEXT_HEADER, MAX_UDP_PAYLOAD_LENGTH, oversizedSendMessage } from '../esp/mod.ts';
+import { nativeAddressOf } from '../esp/transforms/native/openssl.ts';
 import { sameAddress } from '../sys/mod.ts';
 import type { DatapathRemoteInfo } from './encap_socket.ts';
 import {
@@ -286,7 +287,11 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
   /** Delivers a datagram opened from ESP. */
   deliver(payload: Uint8Array, rinfo: DatapathRemoteInfo): void {
     this.#hooks.statistics.received('delivered', payload.length);
-    const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    // A payload opened in the receive ring is copied out: the application owns what it gets.
+    const msg =
+      nativeAddressOf(payload) === undefined
+        ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+        : Buffer.from(payload);
     this.emit('message', msg, rinfo);
   }
 

@@ -82,6 +82,24 @@ export interface KoffiNative {
   free(pointer: unknown): void;
   /** A libuv poll handle on `fd`, calling `callback` when readable or hung up. */
   pollReadable(fd: number, callback: () => void): { close(): void; unref(): void };
+  /** A libuv poll handle on `fd` for the given events (restartable with other events). */
+  poll(fd: number, events: PollEvents, callback: (ready: PollEvents) => void): PollHandle;
+}
+
+/** Readiness events of {@link KoffiNative.poll}. */
+export interface PollEvents {
+  readonly readable?: boolean;
+  readonly writable?: boolean;
+  readonly disconnect?: boolean;
+}
+
+/** A libuv poll handle (koffi's). */
+export interface PollHandle {
+  start(events: PollEvents, callback: (ready: PollEvents) => void): void;
+  stop(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
 }
 
 /** The {@link KoffiNative} calls, loading koffi on first use. */
@@ -94,6 +112,33 @@ export function koffiNative(): KoffiNative {
     free: (pointer) => koffi.free(pointer),
     pollReadable: (fd, callback) =>
       koffi.node.poll(fd, { readable: true, disconnect: true }, () => callback()),
+    poll: (fd, events, callback) => {
+      // koffi calls back with (status, events) — its type declarations name only the events.
+      // A failed poll (status < 0) is reported as readable and writable, so that the next
+      // system call on the descriptor surfaces the error.
+      const adapt = (status: unknown, ready?: PollEvents): void =>
+        callback(
+          typeof status === 'number' && status < 0
+            ? { readable: true, writable: true }
+            : (ready ?? (status as PollEvents)),
+        );
+      const handle = koffi.node.poll(fd, events, adapt as unknown as () => void);
+      return {
+        start: (next, again) => {
+          const adaptAgain = (status: unknown, ready?: PollEvents): void =>
+            again(
+              typeof status === 'number' && status < 0
+                ? { readable: true, writable: true }
+                : (ready ?? (status as PollEvents)),
+            );
+          handle.start(next, adaptAgain as unknown as () => void);
+        },
+        stop: () => handle.stop(),
+        close: () => handle.close(),
+        ref: () => handle.ref(),
+        unref: () => handle.unref(),
+      };
+    },
   };
 }
 

@@ -33,6 +33,7 @@ export {
   sameAddress,
 } from './inet_address.ts';
 export { type Libc, libc } from './libc.ts';
+export { NativeUdpSocket } from './native_udp_socket.ts';
 export {
   decodeNetlinkMessages,
   encodeNetlinkMessage,
@@ -55,5 +56,6 @@ export {
 } from './peer_credentials.ts';
 export { SerialQueue } from './serial_queue.ts';
 export { type SocketLike, socketFd } from './socket_fd.ts';
+export { UdpRecvBatch, type UdpSource } from './udp_recv_batch.ts';
 export { MAX_UDP_SEND_BATCH, UdpSendBatch } from './udp_send_batch.ts';
 export { bindWildcardUdpSocket } from './udp_socket.ts';

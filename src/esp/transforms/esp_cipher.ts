@@ -30,7 +30,9 @@ export interface EspCipher {
    *
    * @param packet a whole ESP packet whose lengths were already checked; not retained
    * @param seqHigh the ESN high half inferred by the replay window (ignored without ESN)
-   * @returns the plaintext in a new buffer, or `undefined` when authentication fails
+   * @returns the plaintext in a new buffer — or, for a packet in native packet memory (the data
+   *   path's receive ring), a view of the packet decrypted in place — or `undefined` when
+   *   authentication fails
    */
   open(packet: Uint8Array, seqHigh: number): Uint8Array | undefined;
   /** Zeroes the key material. */

@@ -151,10 +151,28 @@ export class NativeAeadCipher implements EspCipher {
     const s = ssl.scratch;
     const b = ssl.base;
     const aadLength = this.#loadNonceAndAad(s, packet, seqHigh);
+    const outl = b + OUTL_OFFSET;
+    const at = nativeAddressOf(packet);
+    if (at !== undefined) {
+      // The packet is in native packet memory: OpenSSL reads the tag and the ciphertext where
+      // they lie and decrypts into the scratch area; only a packet that authenticated gets its
+      // plaintext copied back over its ciphertext (a failed open leaves the packet intact, so
+      // another SA with the same SPI can still try it). Every offset below is inside `packet`.
+      const data = at + PACKET_DATA_OFFSET;
+      const scratchData = b + DATA_OFFSET;
+      const opened =
+        ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 0) === 1 &&
+        ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_SET_TAG, icvLength, at + icvStart) === 1 &&
+        ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) === 1 &&
+        ssl.cipherUpdate(ctx, scratchData, outl, data, length) === 1 &&
+        ssl.cipherFinal(ctx, scratchData + length, outl) === 1;
+      if (opened) packet.set(s.subarray(DATA_OFFSET, DATA_OFFSET + length), PACKET_DATA_OFFSET);
+      s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
+      return opened ? packet.subarray(PACKET_DATA_OFFSET, icvStart) : undefined;
+    }
     s.set(packet.subarray(icvStart), TAG_OFFSET);
     s.set(packet.subarray(PACKET_DATA_OFFSET, icvStart), DATA_OFFSET);
     const data = b + DATA_OFFSET;
-    const outl = b + OUTL_OFFSET;
     const ok =
       ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 0) === 1 &&
       ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_SET_TAG, icvLength, b + TAG_OFFSET) === 1 &&

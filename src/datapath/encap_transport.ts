@@ -1,0 +1,93 @@
+/**
+ * How an encapsulation socket reaches the kernel: a small interface with two implementations.
+ * - {@link DgramEncapTransport} (this file): a `dgram` socket, one `send` and one `'message'`
+ *   callback per datagram. Used with the node:crypto provider, off Linux, or without koffi.
+ * - `NativeEncapTransport` (`native_encap_transport.ts`): a socket owned through libc, read with
+ *   `recvmmsg` into a native receive ring where ESP is opened in place, written through the
+ *   transmit ring with `sendmmsg`.
+ * Both deliver every datagram to one receiver, with the same remote information, and both
+ * settle a send's promise when the kernel took (or refused) the datagram.
+ */
+import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
+import { bindWildcardUdpSocket } from '../sys/mod.ts';
+
+/** Called for every datagram received. `bytes` may be a view valid only during the call. */
+export type EncapReceiver = (bytes: Uint8Array, address: string, port: number) => void;
+
+/** The kernel side of an encapsulation socket. */
+export interface EncapTransport {
+  /** The bound port. */
+  readonly port: number;
+  /** The descriptor when the transmit ring may send on it, else -1. */
+  readonly fd: number;
+  /** Starts delivering datagrams to `receiver` (called once, right after opening). */
+  listen(receiver: EncapReceiver, onError: (err: Error) => void): void;
+  /** Sends one datagram; settles when the kernel took it (or rejects with an errno error). */
+  send(bytes: Uint8Array, port: number, address: string): Promise<void>;
+  /** Sends one datagram without a completion; `false` when it failed at once. */
+  sendUnacknowledged(bytes: Uint8Array, port: number, address: string): boolean;
+  ref(): void;
+  unref(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The `dgram` implementation.
+ *
+ * @example
+ * ```ts
+ * import { DgramEncapTransport } from './encap_transport.ts';
+ * const transport = await DgramEncapTransport.open('IPv4', 0);
+ * console.log(transport.port > 0); // true
+ * await transport.close();
+ * ```
+ */
+export class DgramEncapTransport implements EncapTransport {
+  readonly port: number;
+  readonly fd = -1;
+  readonly #udp: Socket;
+
+  private constructor(udp: Socket) {
+    this.#udp = udp;
+    this.port = udp.address().port;
+  }
+
+  /** Binds the wildcard address of `family` (rejects with the sys layer's `UdpBindError`). */
+  static async open(family: 'IPv4' | 'IPv6', port: number): Promise<DgramEncapTransport> {
+    return new DgramEncapTransport(await bindWildcardUdpSocket(family, port));
+  }
+
+  listen(receiver: EncapReceiver, onError: (err: Error) => void): void {
+    this.#udp.on('message', (msg: Buffer, rinfo: DgramRemoteInfo) =>
+      receiver(msg, rinfo.address, rinfo.port),
+    );
+    this.#udp.on('error', onError);
+  }
+
+  send(bytes: Uint8Array, port: number, address: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#udp.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  sendUnacknowledged(bytes: Uint8Array, port: number, address: string): boolean {
+    try {
+      this.#udp.send(bytes, port, address);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  ref(): void {
+    this.#udp.ref();
+  }
+
+  unref(): void {
+    this.#udp.unref();
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => this.#udp.close(() => resolve()));
+  }
+}
