@@ -43,6 +43,7 @@ export const TX_RING_SLOT_LENGTH = 65536;
 export const UDP_SENDMMSG_ENV = 'TSNETD_UDP_SENDMMSG';
 
 const EAGAIN = 11;
+const EBADF = 9;
 
 /** What the ring needs of an encapsulation socket. */
 export interface EspTxSender {
@@ -201,8 +202,13 @@ export class EspTxRing {
       let end = i + 1;
       while (end < n && senders[end] === sender) end++;
       let k = i;
+      const fd = sender.fd;
+      if (fd < 0) {
+        // The socket was closed after these were queued: refuse them, never name a descriptor.
+        for (; k < end; k++) this.#settle(k, EBADF);
+      }
       while (k < end) {
-        const sent = this.#batch.send(sender.fd, k, end - k);
+        const sent = this.#batch.send(fd, k, end - k);
         if (sent > 0) {
           for (let m = k; m < k + sent; m++) this.#settle(m, undefined);
           k += sent;
