@@ -8,7 +8,11 @@
  *     each send and `EspInboundSa.open()` after each receive — the crypto work every protected
  *     datagram needs and nothing else (no socket layer, no statistics, no inner UDP header);
  *   C protected: two `IpSecDatagramSocket`s of one manager with a transport-mode transform
- *     (ESP-in-UDP through an encapsulation socket).
+ *     (ESP-in-UDP through an encapsulation socket). With the native transport (the default with
+ *     the openssl-native provider on Linux) the encapsulation socket reads with `recvmmsg` and
+ *     writes with `sendmmsg` through native rings, so it can beat B and A: B and A pay one
+ *     `dgram.send` and one `'message'` callback per datagram. `TSNETD_UDP_SENDMMSG=off` measures
+ *     the `dgram` transport instead.
  * Each case is a closed send loop with a window of 64 datagrams: 64 are sent, and every datagram
  * received lets one more go (a refill timer restarts the loop if loopback ever drops one). Per
  * round: datagrams received per second and process CPU µs per datagram (user + system, both
@@ -18,13 +22,15 @@
  * protected, interleaved per round. Last, ESP seal+open µs per packet (one SA pair, 64 B).
  *
  * Environment: TSNETD_BENCH_MS (one case of one round, default 1000), TSNETD_BENCH_ROUNDS (7),
- * TSNETD_ESP_CRYPTO=node-crypto to measure the node:crypto fallback.
+ * TSNETD_ESP_CRYPTO=node-crypto to measure the node:crypto fallback, TSNETD_UDP_SENDMMSG=off for
+ * the `dgram` transport.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import os from 'node:os';
+import { EspTxRing } from '../src/datapath/esp_tx_ring.ts';
 import { EspInboundSa, EspOutboundSa, espCryptoProvider } from '../src/esp/mod.ts';
 import {
   IpSecAlgorithm,
@@ -299,7 +305,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const load = os.loadavg().map((x) => x.toFixed(2));
   console.log(
-    `tsnetd IPsec bench — Node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${load.join(' ')}, crypto ${espCryptoProvider()}; ${ROUNDS} rounds × ${DURATION_MS} ms per case, window ${WINDOW}`,
+    `tsnetd IPsec bench — Node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${load.join(' ')}, crypto ${espCryptoProvider()}, transport ${EspTxRing.shared() === undefined ? 'dgram' : 'native (recvmmsg/sendmmsg)'}; ${ROUNDS} rounds × ${DURATION_MS} ms per case, window ${WINDOW}`,
   );
   console.log(
     '\nsuite              size  case         dgram/s median (range)     CPU µs/dgram median (range)  ratio to plain',
