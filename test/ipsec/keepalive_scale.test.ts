@@ -7,21 +7,29 @@
  * sink port, served by a child process), so one pass sends one keepalive per applied outbound SA.
  *
  * Asserted across several passes (interval shortened to keep the test short):
- * - every peer received a keepalive each pass (the sink counts them: the test can fail);
- * - event-loop delay p99 < 10 ms (`monitorEventLoopDelay`, 1 ms resolution) above the p99 of
- *   the same process idle, measured first: on a machine shared with other jobs the idle delay
- *   alone (the process waiting for a CPU) can exceed 10 ms, and that is not the keepalives' doing;
- *   both figures are printed;
+ * - every pass sent one keepalive per applied outbound SA, and the peers received them (the sink
+ *   counts them: the test can fail);
+ * - event-loop delay p99 < 10 ms while the passes run (`monitorEventLoopDelay`, 1 ms
+ *   resolution, enabled from the start of each pass to its end, so idle time between passes does
+ *   not dilute it). The delay between passes is printed too, as a measure of the machine's load;
  * - CPU per pass, as a share of one core at the default 20 s interval, < 5 %.
  *
+ * What is measured is the keepalive work, not the wait for a CPU held by other jobs: the runner
+ * runs this file after every other test file, alone (`@runs-alone`), and the test raises its
+ * event-loop thread's scheduling priority (nice −10, when permitted: root) for the measured
+ * passes only, then restores it. Both facts are printed.
+ *
  * TSNETD_SCALE_SAS sets the SA count (default 100000).
+ *
+ * @runs-alone (event-loop delay and CPU share)
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { getPriority, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { NatKeepaliveScheduler } from '../../src/datapath/mod.ts';
+import { type KeepalivePassSummary, NatKeepaliveScheduler } from '../../src/datapath/mod.ts';
 import {
   DEFAULT_KEEPALIVE_INTERVAL_MS,
   IpSecAlgorithm,
@@ -35,7 +43,9 @@ import {
 const SAS = Number(process.env.TSNETD_SCALE_SAS ?? 100_000);
 const PER_MANAGER = 64;
 const INTERVAL_MS = 1500;
-const PASSES = 3;
+const PASSES = 5;
+/** Niceness of the event-loop thread while the passes are measured. */
+const MEASURE_NICE = -10;
 const LO = '127.0.0.1';
 
 function fdLimit(): number {
@@ -102,11 +112,6 @@ test(
   { timeout: 900_000 },
   async () => {
     const sink = await startSink();
-    const idle = monitorEventLoopDelay({ resolution: 1 });
-    idle.enable();
-    await new Promise((r) => setTimeout(r, 2000));
-    idle.disable();
-    const idleP99 = idle.percentile(99) / 1e6;
     const backend = new UserspaceBackend();
     const managers: IpSecManager[] = [];
     const managerCount = Math.ceil(SAS / PER_MANAGER);
@@ -175,40 +180,76 @@ test(
       // Let a first pass finish, then measure over PASSES passes.
       const firstPasses = scheduler.passes;
       while (scheduler.passes === firstPasses) await new Promise((r) => setTimeout(r, 50));
-      const histogram = monitorEventLoopDelay({ resolution: 1 });
+      const niceBefore = getPriority();
+      let raised = false;
+      try {
+        setPriority(MEASURE_NICE);
+        raised = true;
+      } catch {
+        // Not permitted (not root): measured at the inherited priority, as printed.
+      }
+      const inPass = monitorEventLoopDelay({ resolution: 1 });
+      const between = monitorEventLoopDelay({ resolution: 1 });
+      const summaries: KeepalivePassSummary[] = [];
       const sinkBefore = await sink.count();
       const startPasses = scheduler.passes;
       const cpuBefore = process.cpuUsage();
       const wallBefore = performance.now();
-      histogram.enable();
-      while (scheduler.passes < startPasses + PASSES) await new Promise((r) => setTimeout(r, 20));
-      histogram.disable();
+      let running = false;
+      between.enable();
+      try {
+        while (scheduler.passes < startPasses + PASSES) {
+          if (scheduler.running !== running) {
+            running = !running;
+            if (running) {
+              between.disable();
+              inPass.enable();
+            } else {
+              inPass.disable();
+              between.enable();
+              if (scheduler.lastPass !== undefined) summaries.push(scheduler.lastPass);
+            }
+          }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      } finally {
+        inPass.disable();
+        between.disable();
+        if (raised) setPriority(niceBefore);
+      }
       const cpu = process.cpuUsage(cpuBefore);
       const wallMs = performance.now() - wallBefore;
+      if (running && scheduler.lastPass !== undefined) summaries.push(scheduler.lastPass);
       await new Promise((r) => setTimeout(r, 300)); // the last datagrams reach the sink
       const received = (await sink.count()) - sinkBefore;
 
       const passes = scheduler.passes - startPasses;
       const cpuMsPerPass = (cpu.user + cpu.system) / 1000 / passes;
-      const p99 = histogram.percentile(99) / 1e6;
-      const max = histogram.max / 1e6;
+      const p99 = inPass.percentile(99) / 1e6;
+      const max = inPass.max / 1e6;
+      const betweenP99 = between.percentile(99) / 1e6;
       const sharePerDefaultInterval = cpuMsPerPass / DEFAULT_KEEPALIVE_INTERVAL_MS;
-      const last = scheduler.lastPass;
       console.log(
         `# ${SAS} SAs, ${managerCount} managers, ${pairs} sockets with an outbound and an inbound SA; setup ${(setupMs / 1000).toFixed(1)} s (${((setupMs * 1000) / SAS).toFixed(0)} µs per SA)`,
       );
+      for (const pass of summaries) {
+        console.log(
+          `# pass: ${pass.sent} keepalives in ${pass.slices} slices over ${pass.durationMs.toFixed(0)} ms, longest slice ${pass.longestSliceMs.toFixed(2)} ms`,
+        );
+      }
       console.log(
-        `# ${passes} passes in ${wallMs.toFixed(0)} ms: ${last?.sent} keepalives per pass in ${last?.slices} slices over ${last?.durationMs.toFixed(0)} ms; CPU ${cpuMsPerPass.toFixed(1)} ms per pass = ${(sharePerDefaultInterval * 100).toFixed(2)} % of a core at ${DEFAULT_KEEPALIVE_INTERVAL_MS} ms (${((cpuMsPerPass / INTERVAL_MS) * 100).toFixed(1)} % at the test's ${INTERVAL_MS} ms); loop delay p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms (idle p99 ${idleP99.toFixed(2)} ms); sink received ${received}`,
+        `# ${passes} passes in ${wallMs.toFixed(0)} ms at nice ${raised ? MEASURE_NICE : `${niceBefore} (raising it was not permitted)`}: CPU ${cpuMsPerPass.toFixed(1)} ms per pass = ${(sharePerDefaultInterval * 100).toFixed(2)} % of a core at ${DEFAULT_KEEPALIVE_INTERVAL_MS} ms (${((cpuMsPerPass / INTERVAL_MS) * 100).toFixed(1)} % at the test's ${INTERVAL_MS} ms); loop delay during passes p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms (${inPass.count} samples); between passes p99 ${betweenP99.toFixed(2)} ms; sink received ${received}`,
       );
-      assert.equal(last?.sent, pairs, 'one keepalive per applied outbound SA per pass');
+      assert.equal(summaries.length, passes, 'every pass was seen running');
+      for (const pass of summaries) {
+        assert.equal(pass.sent, pairs, 'one keepalive per applied outbound SA per pass');
+      }
       assert.ok(
         received >= pairs * passes * 0.95,
         `sink received ${received} of ${pairs * passes}`,
       );
-      assert.ok(
-        p99 < 10 || p99 - idleP99 < 10,
-        `event-loop delay p99 ${p99.toFixed(2)} ms (idle ${idleP99.toFixed(2)} ms)`,
-      );
+      assert.ok(inPass.count >= passes * 10, `${inPass.count} loop-delay samples during passes`);
+      assert.ok(p99 < 10, `event-loop delay p99 during passes ${p99.toFixed(2)} ms`);
       assert.ok(sharePerDefaultInterval < 0.05, `keepalive CPU ${sharePerDefaultInterval * 100} %`);
     } finally {
       for (const m of managers) await m.close();
