@@ -26,6 +26,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
@@ -53,6 +54,19 @@ function fdLimit(): number {
   return text === 'unlimited' ? 1 << 20 : Number(text);
 }
 
+/**
+ * Sets the niceness of every thread of process `pid` (on Linux a thread's own attribute: the
+ * event loop's, V8's garbage-collector helpers', libuv's pool). False if not permitted.
+ */
+function renice(pid: number, nice: number): boolean {
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Peer i: 127.(1 + i / 65536).(i / 256 % 256).(i % 256), never 127.0.0.1. */
 function peer(i: number): string {
   return `127.${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
@@ -61,6 +75,7 @@ function peer(i: number): string {
 /** A child process that counts datagrams on 0.0.0.0:<random> (so no other socket gets them). */
 async function startSink(): Promise<{
   port: number;
+  pid: number;
   count: () => Promise<number>;
   stop: () => void;
 }> {
@@ -96,6 +111,7 @@ async function startSink(): Promise<{
   const port = Number(await next());
   return {
     port,
+    pid: child.pid ?? 0,
     count: async () => {
       child.stdin.write('?');
       return Number(await next());
@@ -180,76 +196,87 @@ test(
       // Let a first pass finish, then measure over PASSES passes.
       const firstPasses = scheduler.passes;
       while (scheduler.passes === firstPasses) await new Promise((r) => setTimeout(r, 50));
+      // This process and the sink, which must drain its socket as fast as the passes fill it, at a
+      // raised priority for the measured passes only.
       const niceBefore = getPriority();
-      let raised = false;
-      try {
-        setPriority(MEASURE_NICE);
-        raised = true;
-      } catch {
-        // Not permitted (not root): measured at the inherited priority, as printed.
-      }
-      const inPass = monitorEventLoopDelay({ resolution: 1 });
-      const between = monitorEventLoopDelay({ resolution: 1 });
-      const summaries: KeepalivePassSummary[] = [];
+      const raised = renice(process.pid, MEASURE_NICE) && renice(sink.pid, MEASURE_NICE);
+      // A fresh histogram per pass and per gap between passes: a re-enabled histogram would
+      // record the whole disabled stretch as one delay. Every pass's p99 below 10 ms bounds the
+      // p99 over all passes' samples too.
+      const passes: { summary: KeepalivePassSummary; p99: number; max: number; count: number }[] =
+        [];
+      const gapP99: number[] = [];
       const sinkBefore = await sink.count();
       const startPasses = scheduler.passes;
       const cpuBefore = process.cpuUsage();
       const wallBefore = performance.now();
       let running = false;
-      between.enable();
+      let histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
       try {
         while (scheduler.passes < startPasses + PASSES) {
           if (scheduler.running !== running) {
             running = !running;
+            histogram.disable();
             if (running) {
-              between.disable();
-              inPass.enable();
-            } else {
-              inPass.disable();
-              between.enable();
-              if (scheduler.lastPass !== undefined) summaries.push(scheduler.lastPass);
+              gapP99.push(histogram.percentile(99) / 1e6);
+            } else if (scheduler.lastPass !== undefined) {
+              passes.push({
+                summary: scheduler.lastPass,
+                p99: histogram.percentile(99) / 1e6,
+                max: histogram.max / 1e6,
+                count: histogram.count,
+              });
             }
+            histogram = monitorEventLoopDelay({ resolution: 1 });
+            histogram.enable();
           }
           await new Promise((r) => setTimeout(r, 1));
         }
       } finally {
-        inPass.disable();
-        between.disable();
-        if (raised) setPriority(niceBefore);
+        histogram.disable();
+        renice(process.pid, niceBefore);
+        renice(sink.pid, niceBefore);
       }
       const cpu = process.cpuUsage(cpuBefore);
       const wallMs = performance.now() - wallBefore;
-      if (running && scheduler.lastPass !== undefined) summaries.push(scheduler.lastPass);
+      if (running && scheduler.lastPass !== undefined) {
+        passes.push({
+          summary: scheduler.lastPass,
+          p99: histogram.percentile(99) / 1e6,
+          max: histogram.max / 1e6,
+          count: histogram.count,
+        });
+      }
       await new Promise((r) => setTimeout(r, 300)); // the last datagrams reach the sink
       const received = (await sink.count()) - sinkBefore;
 
-      const passes = scheduler.passes - startPasses;
-      const cpuMsPerPass = (cpu.user + cpu.system) / 1000 / passes;
-      const p99 = inPass.percentile(99) / 1e6;
-      const max = inPass.max / 1e6;
-      const betweenP99 = between.percentile(99) / 1e6;
+      const passCount = scheduler.passes - startPasses;
+      const cpuMsPerPass = (cpu.user + cpu.system) / 1000 / passCount;
+      const p99 = Math.max(...passes.map((pass) => pass.p99));
       const sharePerDefaultInterval = cpuMsPerPass / DEFAULT_KEEPALIVE_INTERVAL_MS;
       console.log(
         `# ${SAS} SAs, ${managerCount} managers, ${pairs} sockets with an outbound and an inbound SA; setup ${(setupMs / 1000).toFixed(1)} s (${((setupMs * 1000) / SAS).toFixed(0)} µs per SA)`,
       );
-      for (const pass of summaries) {
+      for (const [i, pass] of passes.entries()) {
+        const { sent, slices, durationMs, longestSliceMs } = pass.summary;
         console.log(
-          `# pass: ${pass.sent} keepalives in ${pass.slices} slices over ${pass.durationMs.toFixed(0)} ms, longest slice ${pass.longestSliceMs.toFixed(2)} ms`,
+          `# pass ${i + 1}: ${sent} keepalives in ${slices} slices over ${durationMs.toFixed(0)} ms, longest slice ${longestSliceMs.toFixed(2)} ms; loop delay p99 ${pass.p99.toFixed(2)} ms, max ${pass.max.toFixed(2)} ms (${pass.count} samples; before the pass, idle: p99 ${gapP99[i]?.toFixed(2)} ms)`,
         );
       }
       console.log(
-        `# ${passes} passes in ${wallMs.toFixed(0)} ms at nice ${raised ? MEASURE_NICE : `${niceBefore} (raising it was not permitted)`}: CPU ${cpuMsPerPass.toFixed(1)} ms per pass = ${(sharePerDefaultInterval * 100).toFixed(2)} % of a core at ${DEFAULT_KEEPALIVE_INTERVAL_MS} ms (${((cpuMsPerPass / INTERVAL_MS) * 100).toFixed(1)} % at the test's ${INTERVAL_MS} ms); loop delay during passes p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms (${inPass.count} samples); between passes p99 ${betweenP99.toFixed(2)} ms; sink received ${received}`,
+        `# ${passCount} passes in ${wallMs.toFixed(0)} ms at nice ${raised ? MEASURE_NICE : `${niceBefore} (raising it was not permitted)`}: CPU ${cpuMsPerPass.toFixed(1)} ms per pass = ${(sharePerDefaultInterval * 100).toFixed(2)} % of a core at ${DEFAULT_KEEPALIVE_INTERVAL_MS} ms (${((cpuMsPerPass / INTERVAL_MS) * 100).toFixed(1)} % at the test's ${INTERVAL_MS} ms); loop delay p99 of the worst pass ${p99.toFixed(2)} ms; sink received ${received}`,
       );
-      assert.equal(summaries.length, passes, 'every pass was seen running');
-      for (const pass of summaries) {
-        assert.equal(pass.sent, pairs, 'one keepalive per applied outbound SA per pass');
+      assert.equal(passes.length, passCount, 'every pass was seen running');
+      for (const pass of passes) {
+        assert.equal(pass.summary.sent, pairs, 'one keepalive per applied outbound SA per pass');
+        assert.ok(pass.count >= 10, `${pass.count} loop-delay samples during a pass`);
       }
       assert.ok(
-        received >= pairs * passes * 0.95,
-        `sink received ${received} of ${pairs * passes}`,
+        received >= pairs * passCount * 0.95,
+        `sink received ${received} of ${pairs * passCount}`,
       );
-      assert.ok(inPass.count >= passes * 10, `${inPass.count} loop-delay samples during passes`);
-      assert.ok(p99 < 10, `event-loop delay p99 during passes ${p99.toFixed(2)} ms`);
+      assert.ok(p99 < 10, `event-loop delay p99 during a pass ${p99.toFixed(2)} ms`);
       assert.ok(sharePerDefaultInterval < 0.05, `keepalive CPU ${sharePerDefaultInterval * 100} %`);
     } finally {
       for (const m of managers) await m.close();
