@@ -106,6 +106,13 @@ function realtime(on: boolean): boolean {
   }
 }
 
+/** First port of the kernel's ephemeral range (`ip_local_port_range`). */
+function ephemeralLow(): number {
+  return Number(
+    readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+  );
+}
+
 /** Peer i: 127.(1 + i / 65536).(i / 256 % 256).(i % 256), never 127.0.0.1. */
 function peer(i: number): string {
   return `127.${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
@@ -186,6 +193,12 @@ test(
     // Descriptors: one per encapsulation socket and per bound protected socket, plus a margin.
     const socketBudget = fdLimit() - managerCount - 300;
     const pairs = Math.max(1, Math.min(Math.floor(SAS / 2), socketBudget));
+    // Explicit ports just below the kernel's ephemeral range: about 20,000 sockets bound to
+    // port 0 would take most of that range from every other program on the machine (and fail
+    // with EADDRINUSE when another one holds the rest). A busy explicit port falls back to 0.
+    const portBase = Math.max(1024, ephemeralLow() - managerCount - pairs - 64);
+    const encapPort = (m: number): number => portBase + m;
+    const socketPort = (i: number): number => portBase + managerCount + i;
     const sockets: IpSecDatagramSocket[] = [];
     const gcm = () => new IpSecAlgorithm(IpSecAlgorithm.AUTH_CRYPT_AES_GCM, randomBytes(20), 128);
     try {
@@ -199,7 +212,9 @@ test(
           keepaliveIntervalMs: INTERVAL_MS,
         });
         managers.push(ipsec);
-        const encap: UdpEncapsulationSocket = await ipsec.openUdpEncapsulationSocket();
+        const encap: UdpEncapsulationSocket = await ipsec
+          .openUdpEncapsulationSocket(encapPort(m))
+          .catch(() => ipsec.openUdpEncapsulationSocket());
         const work: Promise<void>[] = [];
         for (let k = 0; k < PER_MANAGER && sa < SAS; ) {
           if (pairIndex < pairs && k + 2 <= PER_MANAGER && sa + 2 <= SAS) {
@@ -219,7 +234,7 @@ test(
                   .setIpv4Encapsulation(encap, sinkPort(i))
                   .buildTransportModeTransform(peer(i), inSpi);
                 const socket = ipsec.createDatagramSocket('udp4');
-                await socket.bind(0, LO);
+                await socket.bind(socketPort(i), LO).catch(() => socket.bind(0, LO));
                 sockets.push(socket);
                 await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_OUT, out);
                 await ipsec.applyTransportModeTransform(socket, IpSecManager.DIRECTION_IN, inb);
