@@ -10,10 +10,10 @@
  *   interval: one timer, not one per socket, so sockets of many managers fire together as one
  *   pass. The pass is cut into slices of about `sliceBudgetMs` of work (default 2 ms) and at most
  *   `maxPerSlice` sends; between slices the event loop runs (`setImmediate`), so a pass over
- *   100k peers never blocks the loop for long. The budget counts the send's deferred work too:
- *   `dgram.send` finishes (address check, the syscall) in `process.nextTick` callbacks after the
- *   slice's loop returns, so the scheduler times each slice up to a tick queued behind those
- *   sends and sizes the next slice from the measured cost per send.
+ *   100k peers never blocks the loop for long. The budget counts a send's deferred work too: a
+ *   sender built on `dgram.send` finishes (address check, the syscall) in `process.nextTick`
+ *   callbacks after the slice's loop returns, so the scheduler times each slice up to a tick
+ *   queued behind those sends and sizes the next slice from the measured cost per send.
  *   A pass still running when the next tick comes is not restarted (no pile-up).
  * - Keepalives carry one byte 0xFF; the send callback counts successes and failures.
  *
