@@ -8,9 +8,12 @@
  *   socket) — never a walk over every SA of the backend.
  * - One {@link NatKeepaliveScheduler} per interval serves every socket of the process with that
  *   interval: one timer, not one per socket, so sockets of many managers fire together as one
- *   pass. The pass is cut into slices of at most `sliceBudgetMs` of work and `maxPerSlice` sends
- *   (the send's own work runs in callbacks after the slice); between slices the
- *   event loop runs (`setImmediate`), so a pass over 100k peers never blocks the loop for long.
+ *   pass. The pass is cut into slices of about `sliceBudgetMs` of work (default 2 ms) and at most
+ *   `maxPerSlice` sends; between slices the event loop runs (`setImmediate`), so a pass over
+ *   100k peers never blocks the loop for long. The budget counts a send's deferred work too: a
+ *   sender built on `dgram.send` finishes (address check, the syscall) in `process.nextTick`
+ *   callbacks after the slice's loop returns, so the scheduler times each slice up to a tick
+ *   queued behind those sends and sizes the next slice from the measured cost per send.
  *   A pass still running when the next tick comes is not restarted (no pile-up).
  * - Keepalives carry one byte 0xFF; the send callback counts successes and failures.
  *
@@ -129,12 +132,13 @@ export class KeepaliveRegistration {
 
 /** Options of {@link NatKeepaliveScheduler}. */
 export interface NatKeepaliveSchedulerOptions {
-  /** Longest stretch of keepalive work before yielding to the event loop; default 2 ms. */
-  readonly sliceBudgetMs?: number;
   /**
-   * Most keepalives per slice; default 128. `dgram.send` finishes its work (address lookup,
-   * the send itself) in callbacks after the slice returns, so time alone undercounts a slice.
+   * Target length of one slice of keepalive work, deferred send work included, before yielding
+   * to the event loop; default 2 ms. The next slice sends `sliceBudgetMs / cost per send`
+   * keepalives (at least 1), the cost measured over the previous slices.
    */
+  readonly sliceBudgetMs?: number;
+  /** Most keepalives per slice whatever the measured cost; default 128. */
   readonly maxPerSlice?: number;
 }
 
@@ -144,9 +148,14 @@ export interface KeepalivePassSummary {
   readonly sent: number;
   /** Event-loop slices the pass was cut into. */
   readonly slices: number;
-  /** Wall time from the tick to the last send, ms. */
+  /** Wall time from the tick to the end of the last send's work, ms. */
   readonly durationMs: number;
+  /** Longest slice, its sends' deferred work included, ms. */
+  readonly longestSliceMs: number;
 }
+
+/** Sends in the first slice, before any cost per send was measured. */
+const FIRST_SLICE_SENDS = 16;
 
 const sharedSchedulers = new Map<number, NatKeepaliveScheduler>();
 
@@ -180,6 +189,9 @@ export class NatKeepaliveScheduler {
   #passStart = 0;
   #passSent = 0;
   #passSlices = 0;
+  #passLongestSliceMs = 0;
+  /** Estimated cost of one send, deferred work included, ms; 0 = not measured yet. */
+  #costPerSendMs = 0;
   #passes = 0;
   #last: KeepalivePassSummary | undefined;
 
@@ -223,6 +235,11 @@ export class NatKeepaliveScheduler {
     return this.#passes;
   }
 
+  /** Whether a pass is in progress (started by the timer, its last slice not finished). */
+  get running(): boolean {
+    return this.#draining;
+  }
+
   /** Summary of the last completed pass. */
   get lastPass(): KeepalivePassSummary | undefined {
     return this.#last;
@@ -263,14 +280,25 @@ export class NatKeepaliveScheduler {
     this.#passStart = performance.now();
     this.#passSent = 0;
     this.#passSlices = 0;
+    this.#passLongestSliceMs = 0;
     this.#drain();
+  }
+
+  /** Sends allowed in the next slice: the budget over the measured cost per send. */
+  #sliceLimit(): number {
+    if (this.#costPerSendMs === 0) return Math.min(FIRST_SLICE_SENDS, this.#maxPerSlice);
+    const fit = Math.floor(this.#sliceBudgetMs / this.#costPerSendMs);
+    return Math.max(1, Math.min(this.#maxPerSlice, fit));
   }
 
   #drain(): void {
     this.#passSlices++;
-    const deadline = performance.now() + this.#sliceBudgetMs;
+    const start = performance.now();
+    const deadline = start + this.#sliceBudgetMs;
+    const limit = this.#sliceLimit();
     let sent = 0;
     const queue = this.#queue;
+    let done = true;
     while (this.#queueIndex < queue.length) {
       const registration = queue[this.#queueIndex]!;
       if (registration.closed) {
@@ -279,30 +307,48 @@ export class NatKeepaliveScheduler {
         continue;
       }
       this.#iterator ??= registration.targets.values();
-      for (;;) {
-        const next = this.#iterator.next();
-        if (next.done === true) {
-          this.#queueIndex++;
-          this.#iterator = undefined;
-          break;
-        }
-        registration.send(next.value.address, next.value.port);
-        sent++;
-        if (sent >= this.#maxPerSlice || ((sent & 31) === 0 && performance.now() >= deadline)) {
-          this.#passSent += sent;
-          setImmediate(() => this.#drain());
-          return;
-        }
+      const next = this.#iterator.next();
+      if (next.done === true) {
+        this.#queueIndex++;
+        this.#iterator = undefined;
+        continue;
+      }
+      registration.send(next.value.address, next.value.port);
+      sent++;
+      if (sent >= limit || ((sent & 31) === 0 && performance.now() >= deadline)) {
+        done = false;
+        break;
       }
     }
     this.#passSent += sent;
+    // Queued behind the ticks the sends queued: runs once their deferred work is done.
+    process.nextTick(() => this.#endSlice(start, sent, done));
+  }
+
+  #endSlice(start: number, sent: number, done: boolean): void {
+    const end = performance.now();
+    const elapsed = end - start;
+    if (elapsed > this.#passLongestSliceMs) this.#passLongestSliceMs = elapsed;
+    if (sent > 0) {
+      const cost = elapsed / sent;
+      // Follow a rise at once, a fall slowly: a slice must not overrun twice in a row.
+      this.#costPerSendMs =
+        this.#costPerSendMs === 0 || cost > this.#costPerSendMs
+          ? cost
+          : this.#costPerSendMs * 0.75 + cost * 0.25;
+    }
+    if (!done) {
+      setImmediate(() => this.#drain());
+      return;
+    }
     this.#queue = [];
     this.#draining = false;
     this.#passes++;
     this.#last = {
       sent: this.#passSent,
       slices: this.#passSlices,
-      durationMs: performance.now() - this.#passStart,
+      durationMs: end - this.#passStart,
+      longestSliceMs: this.#passLongestSliceMs,
     };
   }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { requirements } from '../../scripts/test-requirements.mjs';
+import { requirements, runsAlone } from '../../scripts/test-requirements.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -34,6 +34,13 @@ test('the header rule reads @requires lines of the first comment only', () => {
   ]);
   assert.deepEqual(requirements('/** x */\n// @requires root\n/**\n * @requires root\n */'), []);
   assert.deepEqual(requirements('import x;\n/**\n * @requires root\n */'), []);
+});
+
+test('the runner reads a @runs-alone line of the first comment only', () => {
+  assert.equal(runsAlone('/**\n * Timing.\n *\n * @runs-alone (event-loop delay)\n */\n'), true);
+  assert.equal(runsAlone('/**\n * Timing.\n */\n'), false);
+  assert.equal(runsAlone('/** x */\n/**\n * @runs-alone\n */'), false);
+  assert.equal(runsAlone('/**\n * see @runs-alone-ish\n */'), false);
 });
 
 test('every test file that needs root or the network says so in its header', () => {

@@ -65,6 +65,45 @@ test('a pass over many peers is sliced and the event loop runs between slices', 
   for (const r of registrations) r.close();
 });
 
+test('the slice budget counts send work deferred to process.nextTick (as dgram.send does)', async () => {
+  // Each send does 0.2 ms of work after the slice's loop returns, as dgram.send finishes in a
+  // nextTick. Counting only the loop's own time, a slice of 128 sends would block the loop for
+  // 25 ms or more; with the deferred work counted, a slice stays near its 2 ms budget.
+  const scheduler = new NatKeepaliveScheduler(1000, { sliceBudgetMs: 2 });
+  const busy = (ms: number): void => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  let sent = 0;
+  const r = scheduler.register(() => {
+    process.nextTick(() => {
+      busy(0.2);
+      sent++;
+    });
+  });
+  for (let i = 0; i < 3000; i++) r.targets.add(`127.1.${i >> 8}.${i & 255}`, 4500);
+  const gaps: number[] = [];
+  let previous = performance.now();
+  const spin = (): void => {
+    const now = performance.now();
+    if (scheduler.running) gaps.push(now - previous);
+    previous = now;
+    if (scheduler.passes < 1) setImmediate(spin);
+  };
+  setImmediate(spin);
+  while (scheduler.passes < 1) await wait(20);
+  r.close();
+  const last = scheduler.lastPass;
+  assert.equal(last?.sent, 3000);
+  assert.equal(sent, 3000, 'every deferred send ran before the pass ended');
+  gaps.sort((a, b) => a - b);
+  const p90 = gaps[Math.floor(gaps.length * 0.9)] ?? Number.POSITIVE_INFINITY;
+  assert.ok(p90 < 8, `p90 gap between slices ${p90.toFixed(2)} ms (budget 2 ms)`);
+  assert.ok(gaps.length > 100, `${gaps.length} gaps between slices`);
+  assert.ok((last?.slices ?? 0) > 3000 / 20, `slices ${last?.slices}`);
+  assert.ok((last?.longestSliceMs ?? 0) >= 0.2, 'the longest slice includes the deferred work');
+});
+
 test('no pass runs once no socket has a peer (the timer is stopped)', async () => {
   const scheduler = new NatKeepaliveScheduler(5);
   const r = scheduler.register(() => undefined);
