@@ -31,6 +31,8 @@ import type { EspTxRing } from './esp_tx_ring.ts';
 
 /** `recvmmsg` calls per readiness callback. */
 export const MAX_RX_ROUNDS = 4;
+/** Destinations whose parsed address a socket remembers. */
+export const MAX_DESTINATIONS = 65536;
 /** Datagrams waiting for room in the kernel's send buffer, per socket. */
 export const MAX_SEND_BACKLOG = 4096;
 
@@ -84,8 +86,11 @@ export class NativeEncapTransport implements EncapTransport {
   /** The last source address seen, as bytes and text (most datagrams come from one peer). */
   readonly #lastSource = new Uint8Array(16);
   #lastSourceText = '';
-  #lastDestinationText = '';
-  #lastDestination: Uint8Array = new Uint8Array(0);
+  /**
+   * Destination text → bytes, so that a NAT-keepalive pass over thousands of peers parses each
+   * address once, not on every pass; cleared when it reaches {@link MAX_DESTINATIONS}.
+   */
+  readonly #destinations = new Map<string, Uint8Array>();
   readonly #drainBacklog = (): void => this.#drain();
   readonly #onReadable = (): void => this.#receive();
 
@@ -251,13 +256,14 @@ export class NativeEncapTransport implements EncapTransport {
   }
 
   #destination(address: string): Uint8Array {
-    if (address === this.#lastDestinationText) return this.#lastDestination;
+    const known = this.#destinations.get(address);
+    if (known !== undefined) return known;
     const parsed = parseInetAddress(address);
     if (parsed.family !== this.#family) {
       throw new RangeError(`Cannot send to ${address}: an ${this.#family} encapsulation socket`);
     }
-    this.#lastDestination = parsed.bytes;
-    this.#lastDestinationText = address;
+    if (this.#destinations.size >= MAX_DESTINATIONS) this.#destinations.clear();
+    this.#destinations.set(address, parsed.bytes);
     return parsed.bytes;
   }
 }

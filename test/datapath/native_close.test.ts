@@ -50,7 +50,16 @@ async function engineWithSocketPair(key: Uint8Array) {
 
 for (const how of ['deleteSa', 'close'] as const) {
   test(`engine ${how}(): the OpenSSL contexts are cleansed and freed (native memory scan)`, async () => {
-    if (espCryptoProvider() !== 'openssl-native') return; // the node:crypto run has no native memory
+    if (espCryptoProvider() !== 'openssl-native') {
+      // The node:crypto run (TSNETD_ESP_CRYPTO=node-crypto) has no native contexts to free:
+      // prove that it is that run, and that its engine uses neither native ring.
+      assert.equal(process.env.TSNETD_ESP_CRYPTO, 'node-crypto', 'native provider unavailable');
+      const { engine, sa } = await engineWithSa(crypto.getRandomValues(new Uint8Array(20)));
+      assert.equal(sa.encapSocket.txRing, undefined);
+      assert.equal(sa.encapSocket.fd, -1);
+      await engine.close();
+      return;
+    }
     const key = crypto.getRandomValues(new Uint8Array(20));
     const first = key.slice(0, 8);
     const second = key.slice(8, 16);
