@@ -7,7 +7,7 @@
  * Receive: on readiness, up to {@link MAX_RX_ROUNDS} `recvmmsg` calls of up to 64 datagrams each
  * (then back to the event loop, which calls again while data is queued: other sockets get their
  * turn). Every datagram is handed to the receiver as a view of its ring slot, valid only during
- * the call. The transmit ring is held for the whole batch, so the replies the batch causes leave
+ * the call, and zeroed after it (ESP is opened in place: no plaintext stays in the ring). The transmit ring is held for the whole batch, so the replies the batch causes leave
  * together when it ends. A receiver that throws does not lose the rest of the batch: the error is
  * rethrown from a later tick (an uncaught exception, as a throwing `dgram` listener's would be).
  *
@@ -214,6 +214,9 @@ export class NativeEncapTransport implements EncapTransport {
             process.nextTick(() => {
               throw err;
             });
+          } finally {
+            // ESP was opened in place: no plaintext stays in the ring after delivery.
+            bytes.fill(0);
           }
         }
         if (n < batch.capacity) return;
