@@ -7,26 +7,28 @@
  * `iovec` pointing at the caller's slot and room for a `sockaddr_in6`. A receive never blocks
  * (`MSG_DONTWAIT`): "nothing queued" is 0 datagrams. Same platforms as `UdpSendBatch`.
  */
-import os from 'node:os';
-import { koffiNative, libc, libcFunction } from './libc.ts';
+import { libc, libcFunction } from './libc.ts';
+import {
+  AF_INET,
+  AF_INET6,
+  allocateMmsgVector,
+  EINTR,
+  MMSGHDR_LENGTH,
+  type MmsgVector,
+  MSG_DONTWAIT,
+  MSG_FLAGS,
+  MSG_IOV,
+  MSG_IOVLEN,
+  MSG_LEN,
+  MSG_NAME,
+  MSG_NAMELEN,
+  mmsgOffered,
+  SOCKADDR_LENGTH,
+  writeWord,
+} from './mmsghdr.ts';
 
-const MMSGHDR_LENGTH = 64;
-const IOVEC_LENGTH = 16;
-const SOCKADDR_LENGTH = 32;
-const ENTRY_LENGTH = MMSGHDR_LENGTH + IOVEC_LENGTH + SOCKADDR_LENGTH;
-const MSG_NAME = 0;
-const MSG_NAMELEN = 8;
-const MSG_IOV = 16;
-const MSG_IOVLEN = 24;
-const MSG_FLAGS = 48;
-const MSG_LEN = 56;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
-const EINTR = 4;
 const EAGAIN = 11;
-const TWO_32 = 0x1_0000_0000;
 
 type RecvMmsg = (
   fd: number,
@@ -55,32 +57,28 @@ export interface UdpSource {
  */
 export class UdpRecvBatch {
   readonly capacity: number;
+  readonly #vector: MmsgVector;
   readonly #view: DataView;
   readonly #bytes: Uint8Array;
-  readonly #base: number;
   readonly #slotLength: number;
   #length = 0;
 
-  private constructor(
-    slots: readonly number[],
-    slotLength: number,
-    base: number,
-    memory: ArrayBuffer,
-  ) {
+  private constructor(slots: readonly number[], slotLength: number, vector: MmsgVector) {
     this.capacity = slots.length;
     this.#slotLength = slotLength;
-    this.#base = base;
-    this.#bytes = new Uint8Array(memory);
-    this.#view = new DataView(memory);
+    this.#vector = vector;
+    this.#view = vector.view;
+    this.#bytes = vector.bytes;
+    const v = this.#view;
     for (let i = 0; i < slots.length; i++) {
       const header = i * MMSGHDR_LENGTH;
-      const iovec = this.#iovecOffset(i);
-      this.#setWord(header + MSG_NAME, base + this.#sockaddrOffset(i));
-      this.#setWord(header + MSG_IOV, base + iovec);
-      this.#setWord(header + MSG_IOVLEN, 1);
-      this.#setWord(iovec, slots[i] as number);
-      this.#setWord(iovec + 8, slotLength);
-      this.#view.setUint32(header + MSG_NAMELEN, SOCKADDR_LENGTH, true);
+      const iovec = vector.iovec(i);
+      writeWord(v, header + MSG_NAME, vector.base + vector.sockaddr(i));
+      writeWord(v, header + MSG_IOV, vector.base + iovec);
+      writeWord(v, header + MSG_IOVLEN, 1);
+      writeWord(v, iovec, slots[i] as number);
+      writeWord(v, iovec + 8, slotLength);
+      v.setUint32(header + MSG_NAMELEN, SOCKADDR_LENGTH, true);
     }
   }
 
@@ -100,23 +98,12 @@ export class UdpRecvBatch {
         throw new RangeError('Cannot create a receive batch: bad slot address');
       }
     }
-    if (
-      process.platform !== 'linux' ||
-      (process.arch !== 'x64' && process.arch !== 'arm64') ||
-      os.endianness() !== 'LE'
-    ) {
-      return undefined;
-    }
+    if (!mmsgOffered()) return undefined;
     try {
       recvmmsgCall ??= libcFunction(
         'int recvmmsg(int fd, intptr_t msgvec, unsigned int vlen, int flags, intptr_t timeout)',
       ) as RecvMmsg;
-      const native = koffiNative();
-      const pointer = native.alloc(slots.length * ENTRY_LENGTH);
-      const base = Number(native.address(pointer));
-      const memory = native.view(pointer, slots.length * ENTRY_LENGTH);
-      new Uint8Array(memory).fill(0);
-      return new UdpRecvBatch(slots, slotLength, base, memory);
+      return new UdpRecvBatch(slots, slotLength, allocateMmsgVector(slots.length));
     } catch {
       return undefined;
     }
@@ -138,7 +125,7 @@ export class UdpRecvBatch {
     this.#length = 0;
     const call = recvmmsgCall as RecvMmsg;
     for (;;) {
-      const n = Number(call(fd, this.#base, this.capacity, MSG_DONTWAIT, 0));
+      const n = Number(call(fd, this.#vector.base, this.capacity, MSG_DONTWAIT, 0));
       if (n >= 0) {
         this.#length = n;
         return n;
@@ -164,7 +151,7 @@ export class UdpRecvBatch {
   /** The source of datagram `i`, or `undefined` for an address family other than IPv4/IPv6. */
   source(i: number): UdpSource | undefined {
     this.#check(i);
-    const sockaddr = this.#sockaddrOffset(i);
+    const sockaddr = this.#vector.sockaddr(i);
     const v = this.#view;
     const port = v.getUint16(sockaddr + 2, false);
     switch (v.getUint16(sockaddr, true)) {
@@ -185,18 +172,5 @@ export class UdpRecvBatch {
     if (!Number.isInteger(i) || i < 0 || i >= this.#length) {
       throw new RangeError(`No datagram ${String(i)} in the last receive`);
     }
-  }
-
-  #iovecOffset(i: number): number {
-    return this.capacity * MMSGHDR_LENGTH + i * IOVEC_LENGTH;
-  }
-
-  #sockaddrOffset(i: number): number {
-    return this.capacity * (MMSGHDR_LENGTH + IOVEC_LENGTH) + i * SOCKADDR_LENGTH;
-  }
-
-  #setWord(offset: number, value: number): void {
-    this.#view.setUint32(offset, value % TWO_32, true);
-    this.#view.setUint32(offset + 4, Math.floor(value / TWO_32), true);
   }
 }

@@ -12,25 +12,25 @@
  * Offered on 64-bit little-endian Linux (x86-64, arm64) when koffi loads; {@link
  * UdpSendBatch.create} returns `undefined` elsewhere, and callers keep `dgram.send`.
  */
-import os from 'node:os';
-import { koffiNative, libc, libcFunction } from './libc.ts';
+import { libc, libcFunction } from './libc.ts';
+import {
+  AF_INET,
+  AF_INET6,
+  allocateMmsgVector,
+  EINTR,
+  MMSGHDR_LENGTH,
+  type MmsgVector,
+  MSG_DONTWAIT,
+  MSG_IOV,
+  MSG_IOVLEN,
+  MSG_NAME,
+  MSG_NAMELEN,
+  mmsgOffered,
+  writeWord,
+} from './mmsghdr.ts';
 
-const MMSGHDR_LENGTH = 64;
-const IOVEC_LENGTH = 16;
-const SOCKADDR_LENGTH = 32;
-const ENTRY_LENGTH = MMSGHDR_LENGTH + IOVEC_LENGTH + SOCKADDR_LENGTH;
-/** `msghdr` field offsets (LP64). */
-const MSG_NAME = 0;
-const MSG_NAMELEN = 8;
-const MSG_IOV = 16;
-const MSG_IOVLEN = 24;
-const AF_INET = 2;
-const AF_INET6 = 10;
 const SOCKADDR_IN_LENGTH = 16;
 const SOCKADDR_IN6_LENGTH = 28;
-const MSG_DONTWAIT = 0x40;
-const EINTR = 4;
-const TWO_32 = 0x1_0000_0000;
 /** Most entries one batch may have (the kernel's `UIO_MAXIOV` bounds one call). */
 export const MAX_UDP_SEND_BATCH = 1024;
 
@@ -47,21 +47,21 @@ let sendmmsgCall: SendMmsg | undefined;
  */
 export class UdpSendBatch {
   readonly capacity: number;
+  readonly #vector: MmsgVector;
   readonly #view: DataView;
   readonly #bytes: Uint8Array;
-  readonly #base: number;
   #length = 0;
 
-  private constructor(capacity: number, base: number, memory: ArrayBuffer) {
+  private constructor(capacity: number, vector: MmsgVector) {
     this.capacity = capacity;
-    this.#base = base;
-    this.#bytes = new Uint8Array(memory);
-    this.#view = new DataView(memory);
+    this.#vector = vector;
+    this.#view = vector.view;
+    this.#bytes = vector.bytes;
     for (let i = 0; i < capacity; i++) {
       const header = i * MMSGHDR_LENGTH;
-      this.#setAddress(header + MSG_NAME, this.#sockaddrAt(i));
-      this.#setAddress(header + MSG_IOV, this.#iovecAt(i));
-      this.#setAddress(header + MSG_IOVLEN, 1);
+      writeWord(this.#view, header + MSG_NAME, vector.base + vector.sockaddr(i));
+      writeWord(this.#view, header + MSG_IOV, vector.base + vector.iovec(i));
+      writeWord(this.#view, header + MSG_IOVLEN, 1);
     }
   }
 
@@ -73,23 +73,12 @@ export class UdpSendBatch {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_UDP_SEND_BATCH) {
       throw new RangeError(`Cannot create a send batch of ${String(capacity)} entries`);
     }
-    if (
-      process.platform !== 'linux' ||
-      (process.arch !== 'x64' && process.arch !== 'arm64') ||
-      os.endianness() !== 'LE'
-    ) {
-      return undefined;
-    }
+    if (!mmsgOffered()) return undefined;
     try {
       sendmmsgCall ??= libcFunction(
         'int sendmmsg(int fd, intptr_t msgvec, unsigned int vlen, int flags)',
       ) as SendMmsg;
-      const native = koffiNative();
-      const pointer = native.alloc(capacity * ENTRY_LENGTH);
-      const base = Number(native.address(pointer));
-      const memory = native.view(pointer, capacity * ENTRY_LENGTH);
-      new Uint8Array(memory).fill(0);
-      return new UdpSendBatch(capacity, base, memory);
+      return new UdpSendBatch(capacity, allocateMmsgVector(capacity));
     } catch {
       return undefined;
     }
@@ -119,7 +108,7 @@ export class UdpSendBatch {
       throw new RangeError(`Cannot add a datagram to port ${String(port)}`);
     }
     const v = this.#view;
-    const sockaddr = this.#sockaddrAt(i) - this.#base;
+    const sockaddr = this.#vector.sockaddr(i);
     let namelen: number;
     if (destination.length === 4) {
       v.setUint16(sockaddr, AF_INET, true);
@@ -138,9 +127,9 @@ export class UdpSendBatch {
     v.setUint16(sockaddr + 2, port, false);
     const header = i * MMSGHDR_LENGTH;
     v.setUint32(header + MSG_NAMELEN, namelen, true);
-    const iovec = this.#iovecAt(i) - this.#base;
-    this.#setAddress(iovec, dataAddress);
-    this.#setAddress(iovec + 8, dataLength);
+    const iovec = this.#vector.iovec(i);
+    writeWord(v, iovec, dataAddress);
+    writeWord(v, iovec + 8, dataLength);
     this.#length = i + 1;
   }
 
@@ -162,7 +151,7 @@ export class UdpSendBatch {
       throw new RangeError(`Cannot send entries ${String(start)}+${String(count)}`);
     }
     const call = sendmmsgCall as SendMmsg;
-    const msgvec = this.#base + start * MMSGHDR_LENGTH;
+    const msgvec = this.#vector.base + start * MMSGHDR_LENGTH;
     for (;;) {
       const n = Number(call(fd, msgvec, count, MSG_DONTWAIT));
       if (n >= 0) return n;
@@ -174,19 +163,5 @@ export class UdpSendBatch {
   /** Forgets every entry (the native memory is reused). */
   clear(): void {
     this.#length = 0;
-  }
-
-  #iovecAt(i: number): number {
-    return this.#base + this.capacity * MMSGHDR_LENGTH + i * IOVEC_LENGTH;
-  }
-
-  #sockaddrAt(i: number): number {
-    return this.#base + this.capacity * (MMSGHDR_LENGTH + IOVEC_LENGTH) + i * SOCKADDR_LENGTH;
-  }
-
-  /** Writes a 64-bit little-endian integer (an address or a `size_t`). */
-  #setAddress(offset: number, value: number): void {
-    this.#view.setUint32(offset, value % TWO_32, true);
-    this.#view.setUint32(offset + 4, Math.floor(value / TWO_32), true);
   }
 }

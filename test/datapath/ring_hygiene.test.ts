@@ -16,7 +16,9 @@ import { espCryptoProvider } from '../../src/esp/mod.ts';
 const LO = '127.0.0.1';
 
 function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
-  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).includes(Buffer.from(needle));
+  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).includes(
+    Buffer.from(needle),
+  );
 }
 
 test('no payload bytes stay in the receive or transmit ring after delivery', async () => {

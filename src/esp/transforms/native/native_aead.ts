@@ -107,35 +107,25 @@ export class NativeAeadCipher implements EspCipher {
     const b = ssl.base;
     const aadLength = this.#loadNonceAndAad(s, out, seqHigh);
     const outl = b + OUTL_OFFSET;
+    // In native packet memory, OpenSSL encrypts where the packet lies and writes the tag at its
+    // place (every offset is inside `out`, checked above); elsewhere through the scratch area.
     const packet = nativeAddressOf(out);
-    if (packet !== undefined) {
-      // The packet is in native packet memory: encrypt in place and let OpenSSL write the tag at
-      // its place in the packet; every offset below is inside `out` (checked above).
-      const data = packet + PACKET_DATA_OFFSET;
-      if (
-        ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 1) !== 1 ||
-        ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) !== 1 ||
-        ssl.cipherUpdate(ctx, data, outl, data, length) !== 1 ||
-        ssl.cipherFinal(ctx, data + length, outl) !== 1 ||
-        ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_GET_TAG, icvLength, packet + plaintextEnd) !== 1
-      ) {
-        out.fill(0, PACKET_DATA_OFFSET, plaintextEnd + icvLength);
-        throw new NativeCryptoError('seal', 'OpenSSL AEAD encryption failed');
-      }
-      return;
-    }
-    s.set(out.subarray(PACKET_DATA_OFFSET, plaintextEnd), DATA_OFFSET);
-    const data = b + DATA_OFFSET;
+    const inPlace = packet !== undefined;
+    if (!inPlace) s.set(out.subarray(PACKET_DATA_OFFSET, plaintextEnd), DATA_OFFSET);
+    const data = inPlace ? packet + PACKET_DATA_OFFSET : b + DATA_OFFSET;
+    const tag = inPlace ? packet + plaintextEnd : b + TAG_OFFSET;
     if (
       ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 1) !== 1 ||
       ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) !== 1 ||
       ssl.cipherUpdate(ctx, data, outl, data, length) !== 1 ||
       ssl.cipherFinal(ctx, data + length, outl) !== 1 ||
-      ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_GET_TAG, icvLength, b + TAG_OFFSET) !== 1
+      ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_GET_TAG, icvLength, tag) !== 1
     ) {
-      s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
+      if (inPlace) out.fill(0, PACKET_DATA_OFFSET, plaintextEnd + icvLength);
+      else s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
       throw new NativeCryptoError('seal', 'OpenSSL AEAD encryption failed');
     }
+    if (inPlace) return;
     out.set(s.subarray(DATA_OFFSET, DATA_OFFSET + length), PACKET_DATA_OFFSET);
     out.set(s.subarray(TAG_OFFSET, TAG_OFFSET + icvLength), plaintextEnd);
   }
@@ -152,39 +142,31 @@ export class NativeAeadCipher implements EspCipher {
     const b = ssl.base;
     const aadLength = this.#loadNonceAndAad(s, packet, seqHigh);
     const outl = b + OUTL_OFFSET;
+    // OpenSSL always decrypts into the scratch area. A packet in native packet memory is read
+    // where it lies (tag and ciphertext; every offset is inside `packet`) and, only once it
+    // authenticated, gets its plaintext copied back over its ciphertext and returned as a view:
+    // a failed open leaves it intact, so another SA with the same SPI can still try it. Any
+    // other packet is copied into the scratch area and its plaintext into a new buffer.
     const at = nativeAddressOf(packet);
-    if (at !== undefined) {
-      // The packet is in native packet memory: OpenSSL reads the tag and the ciphertext where
-      // they lie and decrypts into the scratch area; only a packet that authenticated gets its
-      // plaintext copied back over its ciphertext (a failed open leaves the packet intact, so
-      // another SA with the same SPI can still try it). Every offset below is inside `packet`.
-      const data = at + PACKET_DATA_OFFSET;
-      const scratchData = b + DATA_OFFSET;
-      const opened =
-        ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 0) === 1 &&
-        ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_SET_TAG, icvLength, at + icvStart) === 1 &&
-        ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) === 1 &&
-        ssl.cipherUpdate(ctx, scratchData, outl, data, length) === 1 &&
-        ssl.cipherFinal(ctx, scratchData + length, outl) === 1;
-      if (opened) packet.set(s.subarray(DATA_OFFSET, DATA_OFFSET + length), PACKET_DATA_OFFSET);
-      s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
-      return opened ? packet.subarray(PACKET_DATA_OFFSET, icvStart) : undefined;
+    const inPlace = at !== undefined;
+    if (!inPlace) {
+      s.set(packet.subarray(icvStart), TAG_OFFSET);
+      s.set(packet.subarray(PACKET_DATA_OFFSET, icvStart), DATA_OFFSET);
     }
-    s.set(packet.subarray(icvStart), TAG_OFFSET);
-    s.set(packet.subarray(PACKET_DATA_OFFSET, icvStart), DATA_OFFSET);
+    const input = inPlace ? at + PACKET_DATA_OFFSET : b + DATA_OFFSET;
+    const tag = inPlace ? at + icvStart : b + TAG_OFFSET;
     const data = b + DATA_OFFSET;
-    const ok =
+    const opened =
       ssl.cipherInit(ctx, 0, 0, 0, b + NONCE_OFFSET, 0) === 1 &&
-      ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_SET_TAG, icvLength, b + TAG_OFFSET) === 1 &&
+      ssl.cipherCtrl(ctx, EVP_CTRL_AEAD_SET_TAG, icvLength, tag) === 1 &&
       ssl.cipherUpdate(ctx, 0, outl, b + AAD_OFFSET, aadLength) === 1 &&
-      ssl.cipherUpdate(ctx, data, outl, data, length) === 1 &&
+      ssl.cipherUpdate(ctx, data, outl, input, length) === 1 &&
       ssl.cipherFinal(ctx, data + length, outl) === 1;
-    if (!ok) {
-      s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
-      return undefined;
+    let plaintext: Uint8Array | undefined;
+    if (opened) {
+      plaintext = inPlace ? packet.subarray(PACKET_DATA_OFFSET, icvStart) : new Uint8Array(length);
+      plaintext.set(s.subarray(DATA_OFFSET, DATA_OFFSET + length));
     }
-    const plaintext = new Uint8Array(length);
-    plaintext.set(s.subarray(DATA_OFFSET, DATA_OFFSET + length));
     s.fill(0, DATA_OFFSET, DATA_OFFSET + length);
     return plaintext;
   }
