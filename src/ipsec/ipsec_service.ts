@@ -256,11 +256,8 @@ export class IpSecService {
   }
 
   async #releaseSpi(caller: Caller, resourceId: number): Promise<void> {
-    const record = this.#owner(caller.owner).spis.get(resourceId);
-    if (record === undefined) {
-      throw new IllegalArgumentError(`No such SpiRecord found for given id: ${resourceId}`);
-    }
-    await record.resource.userRelease();
+    const spis = this.#owner(caller.owner).spis;
+    await recordOf(spis, 'SpiRecord', resourceId).resource.userRelease();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -338,11 +335,8 @@ export class IpSecService {
   }
 
   async #closeEncapSocket(caller: Caller, resourceId: number): Promise<void> {
-    const record = this.#owner(caller.owner).encapSockets.get(resourceId);
-    if (record === undefined) {
-      throw new IllegalArgumentError(`No such EncapSocketRecord found for given id: ${resourceId}`);
-    }
-    await record.resource.userRelease();
+    const encapSockets = this.#owner(caller.owner).encapSockets;
+    await recordOf(encapSockets, 'EncapSocketRecord', resourceId).resource.userRelease();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -367,12 +361,7 @@ export class IpSecService {
     // 3a. encapsulation
     let encap: EncapSocketRecord | undefined;
     if (config.encapSocketResourceId !== undefined) {
-      encap = owner.encapSockets.get(config.encapSocketResourceId);
-      if (encap === undefined) {
-        throw new IllegalArgumentError(
-          `No such EncapSocketRecord found for given id: ${config.encapSocketResourceId}`,
-        );
-      }
+      encap = recordOf(owner.encapSockets, 'EncapSocketRecord', config.encapSocketResourceId);
       const remotePort = config.encapRemotePort ?? 0;
       if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > PORT_MAX) {
         throw new IllegalArgumentError(`Invalid remote UDP port: ${describeValue(remotePort)}`);
@@ -381,12 +370,7 @@ export class IpSecService {
     // 3b. algorithms (checked here, their keys copied only once every check passed)
     validateAlgorithms(config);
     // 3c. SPI record of this owner (closed SPIs are gone from the table)
-    const spiRecord = owner.spis.get(config.spiResourceId);
-    if (spiRecord === undefined) {
-      throw new IllegalArgumentError(
-        `No such SpiRecord found for given id: ${config.spiResourceId}`,
-      );
-    }
+    const spiRecord = recordOf(owner.spis, 'SpiRecord', config.spiResourceId);
     // 3d. an SPI serves one transform ever
     if (spiRecord.ownedByTransform) {
       throw new IllegalStateError('SPI already in use; cannot be used in new Transforms');
@@ -491,11 +475,8 @@ export class IpSecService {
   }
 
   async #deleteTransform(caller: Caller, resourceId: number): Promise<void> {
-    const record = this.#owner(caller.owner).transforms.get(resourceId);
-    if (record === undefined) {
-      throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
-    }
-    await record.resource.userRelease();
+    const transforms = this.#owner(caller.owner).transforms;
+    await recordOf(transforms, 'TransformRecord', resourceId).resource.userRelease();
   }
 
   /** `getTransformState` (Android 15). */
@@ -532,19 +513,22 @@ export class IpSecService {
     resourceId: number,
   ): Promise<void> {
     const dir = checkDirection(direction);
-    const record = this.#owner(caller.owner).transforms.get(resourceId);
-    if (record === undefined) {
-      throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
-    }
-    if (record.token !== caller.token) {
-      throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
-    }
+    const record = this.#transformToApply(caller, resourceId);
     if (isStreamSocket(socket)) {
       if (this.#backend.applyToStreamSocket === undefined) throw noStreamSockets(this.#backend);
       await this.#backend.applyToStreamSocket(socket, dir, record.sa);
       return;
     }
     await this.#backend.applyToSocket(socket, dir, record.sa);
+  }
+
+  /** The transform `caller` may apply: of its owner (else IAE), built by its manager (else SE). */
+  #transformToApply(caller: Caller, resourceId: number): TransformRecord {
+    const record = recordOf(this.#owner(caller.owner).transforms, 'TransformRecord', resourceId);
+    if (record.token !== caller.token) {
+      throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
+    }
+    return record;
   }
 
   /**
@@ -559,13 +543,7 @@ export class IpSecService {
   ): Promise<void> {
     return this.#serialize(async () => {
       const dir = checkDirection(direction);
-      const record = this.#owner(caller.owner).transforms.get(resourceId);
-      if (record === undefined) {
-        throw new IllegalArgumentError(`No such TransformRecord found for given id: ${resourceId}`);
-      }
-      if (record.token !== caller.token) {
-        throw new SecurityError('Only the owner of an IpSec Transform may apply it!');
-      }
+      const record = this.#transformToApply(caller, resourceId);
       if (this.#backend.applyToDescriptor === undefined) throw noDescriptors(this.#backend);
       await this.#backend.applyToDescriptor(fd, dir, record.sa);
     });
@@ -626,6 +604,22 @@ export class IpSecService {
 }
 
 /** A TCP socket or listening server (protected by the kernel backend only). */
+/**
+ * The record with this id in one of the owner's tables; an unknown id (another owner's, or one
+ * already released) is Android's `IllegalArgumentException` naming the table.
+ */
+function recordOf<R>(
+  table: ReadonlyMap<number, R>,
+  kind: 'SpiRecord' | 'EncapSocketRecord' | 'TransformRecord',
+  resourceId: number,
+): R {
+  const record = table.get(resourceId);
+  if (record === undefined) {
+    throw new IllegalArgumentError(`No such ${kind} found for given id: ${resourceId}`);
+  }
+  return record;
+}
+
 function isStreamSocket(socket: object): socket is BackendStreamSocket {
   return socket instanceof NetSocket || socket instanceof NetServer;
 }

@@ -10,20 +10,25 @@
  * inbound apply pending and no inbound policy yet drops what it reads (clear text).
  *
  * Statistics are counted here, per manager, on what crosses the sockets in this process
- * ({@link KERNEL_COUNTERS}); the kernel counts the rest per namespace (`/proc/net/xfrm_stat`).
+ * (`KERNEL_COUNTERS`, `_kernel_sockets.ts`, which holds the socket adapters this backend shares
+ * with the IPsec service's client); the kernel counts the rest per namespace
+ * (`/proc/net/xfrm_stat`).
  */
-import {
-  type DatapathCounter,
-  DatapathStatistics,
-  NatKeepaliveScheduler,
-  TypedEventEmitter,
-} from '../datapath/mod.ts';
+import { NatKeepaliveScheduler } from '../datapath/mod.ts';
 import type * as Kernel from '../kernel/mod.ts';
+import {
+  KernelDatagramSocketHandle,
+  KernelEncapSocketHandle,
+  type KernelModule,
+  kernelStatistics,
+  mapKernelError,
+  mapped,
+} from './_kernel_sockets.ts';
+import { StatisticsScopes } from './_statistics_scopes.ts';
 import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
   BackendDatagramSocket,
-  BackendDatagramSocketEvents,
   BackendEncapSocket,
   BackendSa,
   BackendSaConfig,
@@ -31,22 +36,14 @@ import type {
   BackendTransformState,
   IpSecStatistics,
   OpenEncapSocketOptions,
-  RemoteInfo,
-  SocketAddressInfo,
   TransformDirection,
 } from './backend.ts';
 import {
-  DestinationMismatchError,
   encapSocketUnavailable,
   IllegalArgumentError,
   IllegalStateError,
   IpSecError,
-  MessageTooLongError,
-  TransformClosedError,
-  UnsupportedOperationError,
 } from './errors.ts';
-
-type KernelModule = typeof Kernel;
 
 /** Why the kernel backend cannot be used here. */
 export type KernelBackendUnavailableReason = 'no-esp' | 'no-permission' | 'no-xfrm';
@@ -85,179 +82,6 @@ export class KernelBackendUnavailableError extends IpSecError {
   }
 }
 
-/** Maps an error of the kernel layer to the IpSecManager class for the same condition. */
-function mapKernelError(k: KernelModule, err: unknown): unknown {
-  if (!(err instanceof k.KernelError)) return err;
-  const options = { cause: err };
-  if (err instanceof k.KernelSaDeletedError) return new TransformClosedError(err.message, options);
-  if (err instanceof k.KernelDestinationError) {
-    return new DestinationMismatchError(err.message, options);
-  }
-  if (err instanceof k.KernelPayloadTooLongError) {
-    return new MessageTooLongError(err.message, err.maxLength, options);
-  }
-  if (err instanceof k.KernelInvalidArgumentError) {
-    return new IllegalArgumentError(err.message, options);
-  }
-  if (err instanceof k.KernelUnsupportedError) {
-    return new UnsupportedOperationError(err.message, options);
-  }
-  return new IllegalStateError(err.message, options);
-}
-
-async function mapped<T>(k: KernelModule, operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (err: unknown) {
-    throw mapKernelError(k, err);
-  }
-}
-
-/**
- * Counters the kernel backend reports: what crosses its sockets in this process. Absent: `rx.esp`,
- * `rx.keepalive`, `tx.keepalive` and the `drop.<reason>` keys of received ESP (the kernel handles
- * them below the sockets and counts them per namespace), and `tx.esp.bytes` (the kernel builds
- * the packet; its size is not known here).
- */
-export const KERNEL_COUNTERS: readonly DatapathCounter[] = [
-  'rx.clear',
-  'rx.clear.bytes',
-  'rx.delivered',
-  'rx.delivered.bytes',
-  'rx.ike',
-  'rx.ike.bytes',
-  'tx.clear',
-  'tx.clear.bytes',
-  'tx.esp',
-  'tx.ike',
-  'tx.ike.bytes',
-  'drop.ike-no-listener',
-  'tx.drop.transform-closed',
-  'tx.drop.destination-mismatch',
-  'tx.drop.too-long',
-  'tx.drop.error',
-];
-
-/** Counts a failed send under its reason (an `IllegalStateError`, a closed socket, is not one). */
-function countFailedSend(statistics: DatapathStatistics, err: unknown): void {
-  if (err instanceof TransformClosedError) statistics.sendDropped('transform-closed');
-  else if (err instanceof DestinationMismatchError) statistics.sendDropped('destination-mismatch');
-  else if (err instanceof MessageTooLongError) statistics.sendDropped('too-long');
-  else if (!(err instanceof IpSecError)) statistics.sendDropped('error');
-}
-
-class KernelEncapSocketHandle implements BackendEncapSocket {
-  readonly socket: Kernel.KernelEncapSocket;
-  readonly #k: KernelModule;
-  readonly #statistics: DatapathStatistics;
-  #receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined;
-  constructor(k: KernelModule, socket: Kernel.KernelEncapSocket, statistics: DatapathStatistics) {
-    this.#k = k;
-    this.socket = socket;
-    this.#statistics = statistics;
-    socket.setIkeReceiver((message, rinfo) => {
-      statistics.received('ike', message.length);
-      if (this.#receiver === undefined) statistics.drop('ike-no-listener');
-      else this.#receiver(message, rinfo);
-    });
-  }
-  get port(): number {
-    return this.socket.port;
-  }
-  get family(): 'IPv4' | 'IPv6' {
-    return this.socket.family;
-  }
-  async sendIke(message: Uint8Array, port: number, address: string): Promise<void> {
-    try {
-      await mapped(this.#k, () => this.socket.sendIke(message, port, address));
-    } catch (err: unknown) {
-      countFailedSend(this.#statistics, err);
-      throw err;
-    }
-    this.#statistics.sent('ike', message.length);
-  }
-  setIkeReceiver(receiver: ((message: Buffer, rinfo: RemoteInfo) => void) | undefined): void {
-    this.#receiver = receiver;
-  }
-  ref(): void {
-    this.socket.udp.ref();
-  }
-  unref(): void {
-    this.socket.udp.unref();
-  }
-  close(): Promise<void> {
-    this.#receiver = undefined;
-    return this.socket.close();
-  }
-}
-
-class KernelDatagramSocketHandle
-  extends TypedEventEmitter<BackendDatagramSocketEvents>
-  implements BackendDatagramSocket
-{
-  readonly socket: Kernel.KernelDatagramSocket;
-  readonly #k: KernelModule;
-  readonly #statistics: DatapathStatistics;
-  constructor(
-    k: KernelModule,
-    socket: Kernel.KernelDatagramSocket,
-    statistics: DatapathStatistics,
-  ) {
-    super();
-    this.#k = k;
-    this.socket = socket;
-    this.#statistics = statistics;
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-      // With an inbound SA applied the kernel refuses clear text: what is read was ESP.
-      statistics.received(socket.inboundSa === undefined ? 'clear' : 'delivered', msg.length);
-      this.emit('message', msg, rinfo);
-    });
-    socket.on('close', () => this.emit('close'));
-    socket.on('error', (err: Error) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-    });
-  }
-  get type(): 'udp4' | 'udp6' {
-    return this.socket.type;
-  }
-  get inboundBlocked(): boolean {
-    return this.socket.inboundBlocked;
-  }
-  setInboundPending(pending: boolean): void {
-    this.socket.setInboundPending(pending);
-  }
-  bind(port: number, address: string | undefined): Promise<SocketAddressInfo> {
-    return mapped(this.#k, () => this.socket.bind(port, address));
-  }
-  async send(message: Uint8Array, port: number, address: string): Promise<void> {
-    try {
-      await mapped(this.#k, () => this.socket.send(message, port, address));
-    } catch (err: unknown) {
-      countFailedSend(this.#statistics, err);
-      throw err;
-    }
-    // The kernel seals protected datagrams: their size on the wire is not known here.
-    if (this.socket.outboundSa === undefined) this.#statistics.sent('clear', message.length);
-    else this.#statistics.count('tx.esp');
-  }
-  ref(): void {
-    this.socket.udp.ref();
-  }
-  unref(): void {
-    this.socket.udp.unref();
-  }
-  address(): SocketAddressInfo {
-    try {
-      return this.socket.address();
-    } catch (err: unknown) {
-      throw mapKernelError(this.#k, err);
-    }
-  }
-  close(): Promise<void> {
-    return this.socket.close();
-  }
-}
-
 /** Options of {@link KernelBackend}. */
 export interface KernelBackendOptions {
   /** Deadline of each netlink request in ms. Default: the sys layer's (2000). */
@@ -291,8 +115,7 @@ export class KernelBackend implements Backend {
   readonly #k: KernelModule;
   readonly #engine: Kernel.KernelEngine;
   /** Totals of every socket, and counters per statistics scope (one per IpSecManager). */
-  readonly #statistics = new DatapathStatistics();
-  readonly #scopes = new WeakMap<object, DatapathStatistics>();
+  readonly #statistics = new StatisticsScopes();
 
   private constructor(k: KernelModule, engine: Kernel.KernelEngine) {
     this.#k = k;
@@ -398,7 +221,7 @@ export class KernelBackend implements Backend {
         throw encapSocketUnavailable(options.port, err);
       }
     });
-    return new KernelEncapSocketHandle(this.#k, socket, this.#statisticsOf(options.scope));
+    return new KernelEncapSocketHandle(this.#k, socket, this.#statistics.of(options.scope));
   }
 
   createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
@@ -406,21 +229,11 @@ export class KernelBackend implements Backend {
       return new KernelDatagramSocketHandle(
         this.#k,
         this.#engine.createDatagramSocket(type),
-        this.#statisticsOf(scope),
+        this.#statistics.of(scope),
       );
     } catch (err: unknown) {
       throw mapKernelError(this.#k, err);
     }
-  }
-
-  #statisticsOf(scope: object | undefined): DatapathStatistics {
-    if (scope === undefined) return this.#statistics;
-    let statistics = this.#scopes.get(scope);
-    if (statistics === undefined) {
-      statistics = new DatapathStatistics(this.#statistics);
-      this.#scopes.set(scope, statistics);
-    }
-    return statistics;
   }
 
   async applyToSocket(
@@ -479,12 +292,9 @@ export class KernelBackend implements Backend {
     return mapped(this.#k, () => this.#engine.saState(kernelSa));
   }
 
-  /** The {@link KERNEL_COUNTERS} of the sockets of `scope` (omitted: of every socket). */
+  /** The `KERNEL_COUNTERS` of the sockets of `scope` (omitted: of every socket). */
   statistics(scope?: object): IpSecStatistics {
-    const all = this.#statisticsOf(scope).snapshot();
-    const counted: { [K in DatapathCounter]?: number } = {};
-    for (const key of KERNEL_COUNTERS) counted[key] = all[key];
-    return counted;
+    return kernelStatistics(this.#statistics.of(scope));
   }
 
   close(): Promise<void> {

@@ -7,7 +7,6 @@
  */
 import {
   type DatapathRemoteInfo,
-  DatapathStatistics,
   DestinationNotAllowedError,
   type EncapSocket,
   FamilyMismatchError,
@@ -24,6 +23,7 @@ import {
   espCryptoProvider,
   SequenceNumberExhaustedError,
 } from '../esp/mod.ts';
+import { StatisticsScopes } from './_statistics_scopes.ts';
 import { espAlgorithms } from './_supported_algorithms.ts';
 import type {
   Backend,
@@ -181,10 +181,11 @@ export class UserspaceBackend implements Backend {
   readonly #engine: UserspaceEngine;
   readonly #sockets = new WeakMap<BackendDatagramSocket, ProtectedSocket>();
   /** Counters per statistics scope (one per IpSecManager); the engine keeps the totals. */
-  readonly #scopes = new WeakMap<object, DatapathStatistics>();
+  readonly #statistics: StatisticsScopes;
 
   constructor(options: UserspaceBackendOptions = {}) {
     this.#engine = options.engine ?? new UserspaceEngine();
+    this.#statistics = new StatisticsScopes(this.#engine.statistics);
   }
 
   async reserveSpi(destination: string, spi: number): Promise<boolean> {
@@ -230,7 +231,7 @@ export class UserspaceBackend implements Backend {
       const { scope, ...rest } = options;
       const socket = await this.#engine.openEncapSocket({
         ...rest,
-        statistics: this.#statisticsOf(scope),
+        statistics: this.#statistics.of(scope),
       });
       return new UserspaceEncapSocket(this.#engine, socket);
     } catch (err: unknown) {
@@ -239,7 +240,7 @@ export class UserspaceBackend implements Backend {
   }
 
   createDatagramSocket(type: 'udp4' | 'udp6', scope?: object): BackendDatagramSocket {
-    const protectedSocket = this.#engine.createProtectedSocket(type, this.#statisticsOf(scope));
+    const protectedSocket = this.#engine.createProtectedSocket(type, this.#statistics.of(scope));
     const socket = new UserspaceDatagramSocket(protectedSocket);
     this.#sockets.set(socket, protectedSocket);
     return socket;
@@ -281,18 +282,8 @@ export class UserspaceBackend implements Backend {
     return this.#engine.saState(sa);
   }
 
-  #statisticsOf(scope: object | undefined): DatapathStatistics {
-    if (scope === undefined) return this.#engine.statistics;
-    let statistics = this.#scopes.get(scope);
-    if (statistics === undefined) {
-      statistics = new DatapathStatistics(this.#engine.statistics);
-      this.#scopes.set(scope, statistics);
-    }
-    return statistics;
-  }
-
   statistics(scope?: object): IpSecStatistics {
-    return this.#statisticsOf(scope).snapshot();
+    return this.#statistics.of(scope).snapshot();
   }
 
   async close(): Promise<void> {

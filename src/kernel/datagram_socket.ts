@@ -5,6 +5,9 @@
  * forever) → destination not the SA's → too long for one ESP(-in-UDP) packet → bind if needed →
  * `dgram.send`. Receive: while an inbound apply is pending and no inbound policy is installed yet,
  * what is read is clear text and dropped.
+ *
+ * Who installs the policies is the owner's business (`onBound`): the kernel engine sets them
+ * itself; the IPsec service's client sends the descriptor to the daemon, which sets them.
  */
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -25,6 +28,17 @@ export interface KernelSocketAddress {
   readonly port: number;
 }
 
+/** What the socket reads of an applied SA (a {@link KernelSa}, or the IPsec service client's). */
+export interface KernelSocketSa {
+  /** Set once the SA is deleted: the socket then refuses to send. */
+  readonly deleted: boolean;
+  readonly destinationAddress: string;
+  /** Largest payload one protected datagram can carry. */
+  readonly maxPayloadLength: number;
+  /** Set for ESP-in-UDP (only names the carrier in the too-long message). */
+  readonly encapSocket: object | undefined;
+}
+
 /**
  * A protectable UDP socket; emits `'message'` `(msg, rinfo)`, `'close'` and `'error'`. Created by
  * {@link KernelEngine.createDatagramSocket}.
@@ -34,14 +48,14 @@ export interface KernelSocketAddress {
  * // see KernelEngine.createDatagramSocket
  * ```
  */
-export class KernelDatagramSocket extends EventEmitter {
+export class KernelDatagramSocket<Sa extends KernelSocketSa = KernelSa> extends EventEmitter {
   readonly type: 'udp4' | 'udp6';
   readonly family: 'IPv4' | 'IPv6';
   readonly udp: Socket;
-  outboundSa: KernelSa | undefined;
-  inboundSa: KernelSa | undefined;
+  outboundSa: Sa | undefined;
+  inboundSa: Sa | undefined;
   /** Previous inbound SAs still accepted until deleted (rekey overlap). */
-  readonly heldInboundSas = new Set<KernelSa>();
+  readonly heldInboundSas = new Set<Sa>();
   /** Sends handed to `dgram` but not yet to the kernel; a new outbound policy waits for them. */
   readonly pendingSends = new Set<Promise<void>>();
   #bound: KernelSocketAddress | undefined;
@@ -49,14 +63,19 @@ export class KernelDatagramSocket extends EventEmitter {
   #closed: Promise<void> | undefined;
   #inboundPending = false;
   /** The inbound SA whose policy is on the descriptor now (`undefined`: none). */
-  #inboundInstalled: KernelSa | undefined;
-  readonly #onBound: (s: KernelDatagramSocket) => void;
-  readonly #onClosed: (s: KernelDatagramSocket) => void;
+  #inboundInstalled: Sa | undefined;
+  readonly #onBound: (s: KernelDatagramSocket<Sa>) => Promise<void> | undefined;
+  readonly #onClosed: (s: KernelDatagramSocket<Sa>) => void;
 
+  /**
+   * @param onBound installs what was applied before bind(), once the socket has its descriptor:
+   *   synchronously, or by the promise it returns; bind() fails when it does
+   * @param onClosed called once, when close() is first called
+   */
   constructor(
     type: 'udp4' | 'udp6',
-    onBound: (s: KernelDatagramSocket) => void,
-    onClosed: (s: KernelDatagramSocket) => void,
+    onBound: (s: KernelDatagramSocket<Sa>) => Promise<void> | undefined,
+    onClosed: (s: KernelDatagramSocket<Sa>) => void,
   ) {
     super();
     this.type = type;
@@ -82,7 +101,7 @@ export class KernelDatagramSocket extends EventEmitter {
   }
 
   /** Records which inbound SA the descriptor's policy names (`undefined` after removal). */
-  markInboundInstalled(sa: KernelSa | undefined): void {
+  markInboundInstalled(sa: Sa | undefined): void {
     this.#inboundInstalled = sa;
   }
 
@@ -116,15 +135,21 @@ export class KernelDatagramSocket extends EventEmitter {
       const done = (): void => {
         this.udp.off('error', onError);
         const a = this.udp.address();
+        const bound = { address: a.address, family: this.family, port: a.port };
+        const finish = (): void => {
+          this.#bound = bound;
+          resolve(bound);
+        };
+        let installing: Promise<void> | undefined;
         try {
           // The descriptor exists only now: install what was applied before bind().
-          this.#onBound(this);
+          installing = this.#onBound(this);
         } catch (err: unknown) {
           reject(err);
           return;
         }
-        this.#bound = { address: a.address, family: this.family, port: a.port };
-        resolve(this.#bound);
+        if (installing === undefined) finish();
+        else installing.then(finish, reject);
       };
       if (address === undefined) this.udp.bind(port, done);
       else this.udp.bind(port, address, done);

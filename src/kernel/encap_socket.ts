@@ -8,7 +8,6 @@
  */
 import type { RemoteInfo as DgramRemoteInfo, Socket } from 'node:dgram';
 import { KernelStateError } from './errors.ts';
-import type { KernelSa } from './kernel_sa.ts';
 
 /** The NAT-keepalive datagram (RFC 3948 §2.3). */
 const KEEPALIVE = Uint8Array.of(0xff);
@@ -25,6 +24,13 @@ export interface KeepaliveScheduler {
     };
     close(): void;
   };
+}
+
+/** An SA sending through the socket, as the keepalives see it (a `KernelSa`, or the service client's). */
+export interface KeepaliveTarget {
+  readonly destinationAddress: string;
+  /** The peer's encapsulation port. */
+  readonly remotePort: number;
 }
 
 /** Remote end of a received datagram. */
@@ -48,7 +54,7 @@ export class KernelEncapSocket {
   readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
   readonly #keepaliveIntervalMs: number;
-  readonly #remotes = new Set<KernelSa>();
+  readonly #remotes = new Set<KeepaliveTarget>();
   #timer: NodeJS.Timeout | undefined;
   #receiver: ((message: Buffer, rinfo: KernelRemoteInfo) => void) | undefined;
   #closed: Promise<void> | undefined;
@@ -97,7 +103,7 @@ export class KernelEncapSocket {
   }
 
   /** An SA now sends through this socket: keep its NAT mapping alive (RFC 3948 §2.3). */
-  addSa(sa: KernelSa): void {
+  addSa(sa: KeepaliveTarget): void {
     if (this.#shared !== undefined) {
       this.#shared.targets.add(sa.destinationAddress, sa.remotePort);
       return;
@@ -110,7 +116,7 @@ export class KernelEncapSocket {
   }
 
   /** The SA was deleted: no more keepalives for it. */
-  removeSa(sa: KernelSa): void {
+  removeSa(sa: KeepaliveTarget): void {
     if (this.#shared !== undefined) {
       this.#shared.targets.remove(sa.destinationAddress, sa.remotePort);
       return;

@@ -12,7 +12,6 @@
  * deleted refuses sends itself, and SAs exist before policies name them.
  */
 import { readFileSync } from 'node:fs';
-import { Server as NetServer, type Socket as NetSocket } from 'node:net';
 import { formatSpi } from '../esp/mod.ts';
 import { bindWildcardUdpSocket, errnoOf, NetlinkSocket } from '../sys/mod.ts';
 import {
@@ -44,9 +43,9 @@ import {
 import { KernelSa, type KernelSaOptions } from './kernel_sa.ts';
 import {
   blockOutput,
-  createDescriptor,
   hasDescriptor,
   type KernelStreamSocket,
+  PendingStreamPolicies,
 } from './stream_socket.ts';
 
 /** Android's hidden CRYPT_NULL: the kernel's ESP needs a cipher even for integrity-only SAs. */
@@ -126,10 +125,16 @@ export class KernelEngine {
   readonly #encapSockets = new Set<KernelEncapSocket>();
   readonly #sockets = new Set<KernelDatagramSocket>();
   /** Client sockets that got transforms before `connect()` (installed at the attempt). */
-  readonly #pendingStream = new WeakMap<
-    NetSocket,
-    Map<KernelDirection, { sa: KernelSa; policy: Uint8Array }>
-  >();
+  readonly #pendingStream = new PendingStreamPolicies<{ sa: KernelSa; policy: Uint8Array }>({
+    install: (socket, entries) => {
+      for (const { sa, policy } of entries.values()) this.#installStream(socket, sa, policy);
+    },
+    refuse: (socket, family, err) => {
+      // Fail closed: block the socket's output (connect fails with EPERM); it is destroyed next.
+      blockOutput(socket, family);
+      return err instanceof Error ? err : new Error(String(err));
+    },
+  });
   #closed: Promise<void> | undefined;
 
   private constructor(netlink: NetlinkSocket, options: KernelEngineOptions) {
@@ -384,7 +389,10 @@ export class KernelEngine {
     this.#assertOpen('create socket');
     const socket = new KernelDatagramSocket(
       type,
-      (s) => this.#installAll(s),
+      (s) => {
+        this.#installAll(s);
+        return undefined;
+      },
       (s) => {
         this.#sockets.delete(s);
         s.outboundSa = undefined;
@@ -479,47 +487,12 @@ export class KernelEngine {
       this.#installStream(socket, sa, policy);
       return;
     }
-    if (socket instanceof NetServer || socket.destroyed || socket.remoteAddress !== undefined) {
-      throw new KernelStateError(
-        socket instanceof NetServer
-          ? 'Cannot apply transform: the server is not listening'
-          : 'Cannot apply transform: the socket is closed',
-      );
-    }
-    let pending = this.#pendingStream.get(socket);
-    if (pending === undefined) {
-      const entries = new Map<KernelDirection, { sa: KernelSa; policy: Uint8Array }>();
-      pending = entries;
-      this.#pendingStream.set(socket, entries);
-      const onAttempt = (_address: string, _port: number, family: number): void => {
-        try {
-          for (const { sa: p, policy: bytes } of entries.values()) {
-            createDescriptor(socket, family);
-            this.#installStream(socket, p, bytes);
-          }
-        } catch (err: unknown) {
-          // Fail closed: the connect() system call follows this listener and cannot be stopped
-          // from here, so block the socket's output (connect fails with EPERM) and destroy it.
-          blockOutput(socket, family);
-          process.nextTick(() =>
-            socket.destroy(err instanceof Error ? err : new Error(String(err))),
-          );
-        }
-      };
-      const done = (): void => {
-        socket.off('connectionAttempt', onAttempt);
-        this.#pendingStream.delete(socket);
-      };
-      socket.prependListener('connectionAttempt', onAttempt);
-      socket.once('connect', done);
-      socket.once('close', done);
-    }
-    pending.set(direction, { sa, policy });
+    this.#pendingStream.add(socket, direction, { sa, policy });
   }
 
   /** Removes both directions from a TCP socket or server (and what waits for its connect). */
   async removeFromStreamSocket(socket: KernelStreamSocket): Promise<void> {
-    if (!(socket instanceof NetServer)) this.#pendingStream.get(socket)?.clear();
+    this.#pendingStream.clear(socket);
     if (hasDescriptor(socket)) this.#sockopt(() => removeSocketPolicies(socket));
   }
 

@@ -7,9 +7,14 @@
  *
  * @module
  */
-export { KernelDatagramSocket, type KernelSocketAddress } from './datagram_socket.ts';
+export {
+  KernelDatagramSocket,
+  type KernelSocketAddress,
+  type KernelSocketSa,
+} from './datagram_socket.ts';
 export {
   type KeepaliveScheduler,
+  type KeepaliveTarget,
   KernelEncapSocket,
   type KernelRemoteInfo,
 } from './encap_socket.ts';
@@ -32,4 +37,10 @@ export {
   type KernelSaState,
 } from './kernel_engine.ts';
 export { KernelSa, type KernelSaOptions } from './kernel_sa.ts';
-export type { KernelStreamSocket } from './stream_socket.ts';
+export {
+  createDescriptor,
+  hasDescriptor,
+  type KernelStreamSocket,
+  type PendingStreamHooks,
+  PendingStreamPolicies,
+} from './stream_socket.ts';

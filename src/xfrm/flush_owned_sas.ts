@@ -24,8 +24,10 @@ import {
 
 /** Which SAs are tsnetd's. */
 export interface OwnedSaFilter {
-  /** SAs with this reqid (tsnetd's owner id). */
+  /** SAs with this reqid (tsnetd's owner id), or the first of a range with `reqidLast`. */
   readonly reqid: number;
+  /** When given, SAs with any reqid from `reqid` to this one (inclusive): a range of owners. */
+  readonly reqidLast?: number;
   /** When given, only SAs carrying exactly this mark. */
   readonly mark?: XfrmMark;
 }
@@ -40,7 +42,7 @@ export interface FlushOwnedSasResult {
 
 /** True when `sa` matches `filter`. */
 export function isOwnedSa(sa: XfrmSaState, filter: OwnedSaFilter): boolean {
-  if (sa.reqid !== filter.reqid) return false;
+  if (sa.reqid < filter.reqid || sa.reqid > (filter.reqidLast ?? filter.reqid)) return false;
   if (filter.mark === undefined) return true;
   return sa.mark?.value === filter.mark.value && sa.mark.mask === filter.mark.mask;
 }

@@ -940,6 +940,13 @@ export function runBehaviourSuite(name: string, createDevice: () => Promise<Suit
             observer.send(Buffer.of(0xff), encap.getPort(), '127.0.0.1', () => r()),
           );
           assert.equal(await none, undefined, 'a NAT-keepalive reached the IKE listener');
+          // Every backend counts IKE on the manager's encapsulation sockets (the service client
+          // did not before its sockets became the kernel backend's).
+          const counted = ipsec.getStatistics();
+          assert.equal(counted['tx.ike'], 1);
+          assert.equal(counted['tx.ike.bytes'], ike.length);
+          assert.equal(counted['rx.ike'], 1);
+          assert.equal(counted['rx.ike.bytes'], ike.length);
         } finally {
           await closePlain(observer);
         }

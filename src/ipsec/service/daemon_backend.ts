@@ -13,15 +13,7 @@ import { TypedEventEmitter } from '../../datapath/mod.ts';
 import { closeDescriptor } from '../../sys/descriptor_passing.ts';
 import { libc, libcFunction } from '../../sys/libc.ts';
 import { HOST_LITTLE_ENDIAN } from '../../sys/netlink/message.ts';
-import {
-  decodeSaMessage,
-  encodeDeleteSaRequest,
-  encodeDumpSaRequest,
-  NetlinkError,
-  NetlinkSocket,
-  setUdpEncapsulation,
-  XFRM_MSG_NEWSA,
-} from '../../xfrm/mod.ts';
+import { flushOwnedSas, NetlinkSocket, setUdpEncapsulation } from '../../xfrm/mod.ts';
 import type {
   AddressFamily,
   Backend,
@@ -238,28 +230,7 @@ export class DaemonBackend implements Backend {
 export async function flushDaemonState(): Promise<{ deleted: number; expiring: number }> {
   const socket = NetlinkSocket.open();
   try {
-    const entries = await socket.dump(encodeDumpSaRequest(), { operation: 'dump SAs' });
-    let deleted = 0;
-    let expiring = 0;
-    for (const entry of entries) {
-      if (entry.type !== XFRM_MSG_NEWSA) continue;
-      const sa = decodeSaMessage(entry);
-      if (sa.reqid < DAEMON_REQID_BASE || sa.reqid > DAEMON_REQID_LAST) continue;
-      if (sa.spi === 0) {
-        expiring++;
-        continue;
-      }
-      try {
-        await socket.request(
-          encodeDeleteSaRequest({ destination: sa.destination, spi: sa.spi, proto: sa.proto }),
-          { operation: 'delete a stale SA' },
-        );
-      } catch (err: unknown) {
-        if (!(err instanceof NetlinkError && err.errno === 3)) throw err;
-      }
-      deleted++;
-    }
-    return { deleted, expiring };
+    return await flushOwnedSas(socket, { reqid: DAEMON_REQID_BASE, reqidLast: DAEMON_REQID_LAST });
   } finally {
     socket.close();
   }
