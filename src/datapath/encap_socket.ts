@@ -55,6 +55,10 @@ export class EncapSocket implements EspTxSender {
   get fd(): number {
     return this.#transport.fd;
   }
+  /** Datagrams waiting for room in the kernel's send buffer (see `EncapTransport`). */
+  get sendQueueLength(): number {
+    return this.#transport.sendQueueLength;
+  }
   /**
    * The process-wide transmit ring ESP leaves through (`sendmmsg`), or `undefined`: then every
    * datagram goes through {@link EncapSocket.sendRaw} (`dgram.send`).

@@ -20,6 +20,12 @@ export interface EncapTransport {
   readonly port: number;
   /** The descriptor when the transmit ring may send on it, else -1. */
   readonly fd: number;
+  /**
+   * Datagrams accepted by {@link EncapTransport.send} and still waiting for room in the kernel's
+   * send buffer. While > 0, a newer datagram must queue behind them, never go straight to the
+   * kernel (it would overtake them).
+   */
+  readonly sendQueueLength: number;
   /** Starts delivering datagrams to `receiver` (called once, right after opening). */
   listen(receiver: EncapReceiver, onError: (err: Error) => void): void;
   /** Sends one datagram; settles when the kernel took it (or rejects with an errno error). */
@@ -85,6 +91,10 @@ export class DgramEncapTransport implements EncapTransport {
 
   unref(): void {
     this.#udp.unref();
+  }
+
+  get sendQueueLength(): number {
+    return this.#udp.getSendQueueCount();
   }
 
   close(): Promise<void> {

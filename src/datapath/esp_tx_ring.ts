@@ -14,8 +14,9 @@
  *
  * Order and completion: each `commit` returns a promise settled when the kernel took the datagram
  * (or refused it); datagrams of one socket leave in commit order. A full socket buffer (`EAGAIN`)
- * hands the rest of that socket's run to `dgram.send` (libuv waits for room), copying each packet
- * out of the ring first. Any other error fails that one datagram (counted `sendDropped('error')`,
+ * hands the rest of that socket's run to the socket's own send path (which waits for room),
+ * copying each packet out of the ring first; while datagrams of a socket still wait there, its
+ * later runs are handed over too, behind them, instead of overtaking them. Any other error fails that one datagram (counted `sendDropped('error')`,
  * the promise rejects with an errno error as `dgram` would) and the run goes on.
  *
  * Safety: the ring is process-wide and JavaScript is single threaded; a slot is claimed before it
@@ -49,6 +50,11 @@ const EBADF = 9;
 export interface EspTxSender {
   /** The socket's descriptor. */
   readonly fd: number;
+  /**
+   * Datagrams of this socket still waiting for room in the kernel's send buffer: while > 0, the
+   * ring hands its datagrams over behind them instead of sending (they would overtake them).
+   */
+  readonly sendQueueLength: number;
   /** The `dgram` path, for datagrams the kernel could not take at once. */
   sendRaw(bytes: Uint8Array, port: number, address: string): Promise<void>;
 }
@@ -206,6 +212,9 @@ export class EspTxRing {
       if (fd < 0) {
         // The socket was closed after these were queued: refuse them, never name a descriptor.
         for (; k < end; k++) this.#settle(k, EBADF);
+      } else if (sender.sendQueueLength > 0) {
+        // Earlier datagrams of this socket wait for room: queue behind them, in commit order.
+        for (; k < end; k++) this.#handOver(k);
       }
       while (k < end) {
         const sent = this.#batch.send(fd, k, end - k);

@@ -122,6 +122,10 @@ export class NativeEncapTransport implements EncapTransport {
     return this.#socket.fd;
   }
 
+  get sendQueueLength(): number {
+    return this.#backlog.length;
+  }
+
   listen(receiver: EncapReceiver, onError: (err: Error) => void): void {
     this.#receiver = receiver;
     this.#onError = onError;

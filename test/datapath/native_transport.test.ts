@@ -276,6 +276,7 @@ test('a datagram queued in the transmit ring for a socket closed before the flus
     get fd() {
       return socket.fd;
     },
+    sendQueueLength: 0,
     sendRaw: () => Promise.reject(new Error('not used')),
   };
   try {

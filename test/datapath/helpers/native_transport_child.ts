@@ -85,14 +85,16 @@ async function backlog(source: string, destination: string, port: number): Promi
     return { esp, ike };
   };
   const one = burst(0, 4400);
-  const first = { esp: await tally(one.esp), ike: await tally(one.ike) };
+  const [esp1, ike1] = await Promise.all([tally(one.esp), tally(one.ike)]);
+  const first = { esp: esp1, ike: ike1 };
   const afterFirst = engine.statistics.snapshot();
   // Second burst: let the first flush queue them (microtask), then close with a backlog.
   const two = burst(4400, 600);
   await Promise.resolve();
   await new Promise((r) => setImmediate(r));
   const closing = engine.closeEncapSocket(encap);
-  const second = { esp: await tally(two.esp), ike: await tally(two.ike) };
+  const [esp2, ike2] = await Promise.all([tally(two.esp), tally(two.ike)]);
+  const second = { esp: esp2, ike: ike2 };
   await closing;
   await engine.close();
   print({
