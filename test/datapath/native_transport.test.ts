@@ -304,7 +304,7 @@ test('a datagram queued in the transmit ring for a socket closed before the flus
   }
 });
 
-test('a protected send, then the encapsulation socket closed before the flush: the send settles as the wire says', async () => {
+test('a protected send, then the encapsulation socket closed at once: the send settles and leaves exactly once', async () => {
   const receiver = createSocket('udp4');
   let received = 0;
   receiver.on('message', () => received++);
@@ -332,20 +332,20 @@ test('a protected send, then the encapsulation socket closed before the flush: t
     if (NATIVE) assert.equal(encap.txRing?.pending, 1, 'queued in the ring, not yet sent');
     const closing = engine.closeEncapSocket(encap);
     assert.equal(encap.fd, -1, 'the descriptor is gone at once');
-    const outcome = await sent.then(
-      () => 'ok',
-      (err: unknown) => String((err as { code?: unknown }).code),
-    );
+    const outcome = await Promise.race([
+      sent.then(
+        () => 'ok',
+        (err: unknown) => String((err as { code?: unknown }).code),
+      ),
+      sleep(3000).then(() => 'never settled'),
+    ]);
     await closing;
     await sleep(100);
-    // Flushed before the close (the ring never names a closed descriptor): sent and resolved;
-    // a rejection (EBADF, ECANCELED) must mean nothing left.
-    if (outcome === 'ok') assert.equal(received, 1);
-    else {
-      assert.ok(['EBADF', 'ECANCELED'].includes(outcome), outcome);
-      assert.equal(received, 0);
-    }
-    if (NATIVE) assert.equal(outcome, 'ok', 'the ring flushes before the socket closes');
+    // Accepted before the close, so it settles and leaves exactly once: natively the ring flushes
+    // before the descriptor closes (it never names a closed one); with dgram the send reaches
+    // libuv before the handle closes. A send that never settles is a defect either way.
+    assert.equal(outcome, 'ok');
+    assert.equal(received, 1, 'sent exactly once');
   } finally {
     await engine.close();
     receiver.close();
