@@ -37,6 +37,17 @@ export interface EncapTransport {
   close(): Promise<void>;
 }
 
+/** The error of a send refused because the socket is closing, shaped like `dgram`'s. */
+function canceled(address: string, port: number): Error {
+  return Object.assign(new Error(`send ECANCELED ${address}:${port}`), {
+    errno: -125,
+    code: 'ECANCELED',
+    syscall: 'send',
+    address,
+    port,
+  });
+}
+
 /**
  * The `dgram` implementation.
  *
@@ -52,6 +63,8 @@ export class DgramEncapTransport implements EncapTransport {
   readonly port: number;
   readonly fd = -1;
   readonly #udp: Socket;
+  #closing = false;
+  #closePromise: Promise<void> | undefined;
 
   private constructor(udp: Socket) {
     this.#udp = udp;
@@ -71,12 +84,14 @@ export class DgramEncapTransport implements EncapTransport {
   }
 
   send(bytes: Uint8Array, port: number, address: string): Promise<void> {
+    if (this.#closing) return Promise.reject(canceled(address, port));
     return new Promise<void>((resolve, reject) => {
       this.#udp.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
     });
   }
 
   sendUnacknowledged(bytes: Uint8Array, port: number, address: string): boolean {
+    if (this.#closing) return false;
     try {
       this.#udp.send(bytes, port, address);
       return true;
@@ -97,7 +112,17 @@ export class DgramEncapTransport implements EncapTransport {
     return this.#udp.getSendQueueCount();
   }
 
+  /**
+   * Closes the socket. `dgram` resolves a send's address on the next tick and drops the send,
+   * without calling back, when the socket closed meanwhile; so the handle is closed one tick
+   * later, once every send already accepted has reached libuv (which then completes or cancels
+   * it, calling back either way). Sends asked for after this call are refused (`ECANCELED`).
+   */
   close(): Promise<void> {
-    return new Promise<void>((resolve) => this.#udp.close(() => resolve()));
+    this.#closePromise ??= new Promise<void>((resolve) => {
+      this.#closing = true;
+      process.nextTick(() => this.#udp.close(() => resolve()));
+    });
+    return this.#closePromise;
   }
 }
