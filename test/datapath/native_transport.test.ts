@@ -396,3 +396,28 @@ test('TSNETD_UDP_SENDMMSG=off: the dgram transport carries a protected round tri
   assertKind(on.kind);
   assert.equal(on.message, 'round trip');
 });
+
+test('a clear-text send on a protected socket closed at once settles and leaves exactly once', async () => {
+  const receiver = createSocket('udp4');
+  let received = 0;
+  receiver.on('message', () => received++);
+  receiver.bind(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const engine = new UserspaceEngine();
+  try {
+    const a = engine.createProtectedSocket('udp4');
+    await a.bind(0, '127.0.0.1');
+    const sent = a.send(Buffer.from('clear'), receiver.address().port, '127.0.0.1');
+    const closing = a.close();
+    assert.equal(await outcomeWithin(sent, 3000), 'ok');
+    await closing;
+    await sleep(100);
+    assert.equal(received, 1);
+    await assert.rejects(a.send(Buffer.from('late'), receiver.address().port, '127.0.0.1'), {
+      name: 'SocketClosedError',
+    });
+  } finally {
+    await engine.close();
+    receiver.close();
+  }
+});
