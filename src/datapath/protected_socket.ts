@@ -330,11 +330,15 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#closed = true;
     this.#hooks.onClosed(this);
+    // One tick later: `dgram` resolves a send's address on the next tick and drops the send,
+    // never calling back, when the socket closed meanwhile. Sends after this call are refused.
     this.#closePromise = new Promise<void>((resolve) => {
-      this.#udp.close(() => {
-        this.emit('close');
-        resolve();
-      });
+      process.nextTick(() =>
+        this.#udp.close(() => {
+          this.emit('close');
+          resolve();
+        }),
+      );
     });
     return this.#closePromise;
   }
