@@ -102,6 +102,8 @@ export class IpSecDatagramSocket
   /** Pending inbound applies (clear text is dropped while > 0). */
   #inboundApplies = 0;
   /** Sends waiting for pending changes; later sends queue behind them (call order kept). */
+  /** The last destination that passed `checkSocketAddress` (the family never changes). */
+  #lastSendAddress: string | undefined;
   #waitingSends = 0;
   #lastWaitingSend: Promise<void> | undefined;
 
@@ -184,7 +186,11 @@ export class IpSecDatagramSocket
     }
     try {
       checkPort('send', port, 1);
-      checkSocketAddress('send', address, this.#family());
+      // A socket usually sends to one peer: the last address that passed is not parsed again.
+      if (typeof address !== 'string' || address !== this.#lastSendAddress) {
+        checkSocketAddress('send', address, this.#family());
+        this.#lastSendAddress = address;
+      }
     } catch (err: unknown) {
       return Promise.reject(err);
     }
