@@ -33,7 +33,7 @@ export interface EncapSocketOptions {
    * Called for every ESP datagram (SPI ≠ 0, ≥ 8 bytes). `packet` may be a view of the receive
    * ring, valid only during the call: the callee copies what it keeps.
    */
-  readonly onEsp: (packet: Uint8Array, rinfo: DatapathRemoteInfo, socket: EncapSocket) => void;
+  readonly onEsp: (packet: Uint8Array, socket: EncapSocket) => void;
   /** Where this socket's traffic is counted (its drops of received ESP included). */
   readonly statistics: DatapathStatistics;
 }
@@ -170,12 +170,6 @@ export class EncapSocket implements EspTxSender {
 
   #onMessage(msg: Uint8Array, address: string, port: number): void {
     const stats = this.#options.statistics;
-    const rinfo: DatapathRemoteInfo = {
-      address,
-      family: this.family,
-      port,
-      size: msg.length,
-    };
     switch (classifyEncapDatagram(msg)) {
       case 'keepalive':
         stats.received('keepalive', msg.length);
@@ -189,7 +183,12 @@ export class EncapSocket implements EspTxSender {
           return;
         }
         // The bytes may be a view of the receive ring: the receiver gets its own copy.
-        receiver(Buffer.isBuffer(msg) ? msg : Buffer.from(msg), rinfo);
+        receiver(Buffer.isBuffer(msg) ? msg : Buffer.from(msg), {
+          address,
+          family: this.family,
+          port,
+          size: msg.length,
+        });
         return;
       }
       case 'truncated':
@@ -197,7 +196,7 @@ export class EncapSocket implements EspTxSender {
         return;
       case 'esp':
         stats.received('esp', msg.length);
-        this.#options.onEsp(msg, rinfo, this);
+        this.#options.onEsp(msg, this);
         return;
     }
   }

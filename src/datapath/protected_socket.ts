@@ -175,6 +175,17 @@ export class ProtectedSocket extends TypedEventEmitter<ProtectedSocketEvents> {
     }
   }
 
+  /**
+   * {@link ProtectedSocket.send} for a bound, open socket without the promise wrapping of its
+   * checks: a refused send throws here, synchronously (the caller maps it); the promise settles
+   * when the kernel took the datagram. Returns `undefined` when the socket is closed or not bound
+   * yet: then use `send()`.
+   */
+  sendBound(message: Uint8Array, port: number, address: string): Promise<void> | undefined {
+    if (this.#closed || this.#bound === undefined) return undefined;
+    return this.#sendBound(message, port, address);
+  }
+
   async #bindThenSend(message: Uint8Array, port: number, address: string): Promise<void> {
     // Bind through bind() (never dgram's implicit bind): the engine must know the port to deliver
     // inbound ESP here, and the outbound SA is read only after the await, so a transform applied,

@@ -64,8 +64,11 @@ export class UserspaceEngine {
   readonly #sasBySpi = new Map<number, UserspaceSa[]>();
   readonly #encapSockets = new Set<EncapSocket>();
   readonly #sockets = new Set<ProtectedSocket>();
-  /** Bound protected sockets by `family|port`. */
-  readonly #socketsByPort = new Map<string, Set<ProtectedSocket>>();
+  /** Bound protected sockets by family, then port (no key string built per packet). */
+  readonly #socketsByPort = {
+    IPv4: new Map<number, Set<ProtectedSocket>>(),
+    IPv6: new Map<number, Set<ProtectedSocket>>(),
+  };
   #closed = false;
 
   /**
@@ -97,7 +100,7 @@ export class UserspaceEngine {
     const socket = await EncapSocket.open({
       ...options,
       statistics: options.statistics ?? this.statistics,
-      onEsp: (packet, _rinfo, encap) => this.#receiveEsp(packet, encap.statistics),
+      onEsp: (packet, encap) => this.#receiveEsp(packet, encap.statistics),
     });
     this.#encapSockets.add(socket);
     return socket;
@@ -145,21 +148,23 @@ export class UserspaceEngine {
     const socket = new ProtectedSocket(type, {
       statistics,
       onBound: (s) => {
-        const key = `${s.family}|${s.boundAddress?.port}`;
-        let set = this.#socketsByPort.get(key);
+        const byPort = this.#socketsByPort[s.family];
+        const key = s.boundAddress?.port ?? 0;
+        let set = byPort.get(key);
         if (set === undefined) {
           set = new Set();
-          this.#socketsByPort.set(key, set);
+          byPort.set(key, set);
         }
         set.add(s);
       },
       onClosed: (s) => {
         this.#sockets.delete(s);
         this.#removeFromSocket(s);
-        const key = `${s.family}|${s.boundAddress?.port}`;
-        const set = this.#socketsByPort.get(key);
+        const byPort = this.#socketsByPort[s.family];
+        const key = s.boundAddress?.port ?? 0;
+        const set = byPort.get(key);
         set?.delete(s);
-        if (set?.size === 0) this.#socketsByPort.delete(key);
+        if (set?.size === 0) byPort.delete(key);
       },
     });
     this.#sockets.add(socket);
@@ -259,7 +264,7 @@ export class UserspaceEngine {
       stats.drop('bad-inner-udp');
       return;
     }
-    const candidatesAtPort = this.#socketsByPort.get(`${sa.family}|${udp.dstPort}`);
+    const candidatesAtPort = this.#socketsByPort[sa.family].get(udp.dstPort);
     if (candidatesAtPort !== undefined && candidatesAtPort.size > 0) {
       for (const socket of candidatesAtPort) {
         if (socket.holdsInbound(sa)) {

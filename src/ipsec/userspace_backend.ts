@@ -113,6 +113,14 @@ class UserspaceDatagramSocket
     }
   }
   send(message: Uint8Array, port: number, address: string): Promise<void> {
+    // A bound socket refuses synchronously (mapped here, no extra promise per datagram); its
+    // promise only rejects with errno errors from the kernel, which are not mapped.
+    try {
+      const sent = this.socket.sendBound(message, port, address);
+      if (sent !== undefined) return sent;
+    } catch (err: unknown) {
+      return Promise.reject(mapSocketError(err));
+    }
     return this.socket.send(message, port, address).catch(rethrowMapped);
   }
   address(): SocketAddressInfo {
